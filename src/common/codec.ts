@@ -1,0 +1,73 @@
+/**
+ * Wire encoding with msgpackr. msgpackr has no size or depth limits of its own, so untrusted bytes are
+ * capped before decoding, decoded with plain settings (no records, no structured clone, no
+ * extensions beyond the built-in ones), and any decoder exception becomes a typed error.
+ * Callers must still validate the shape of what comes back (see ./checks.ts).
+ */
+import { Packr } from 'msgpackr';
+import { TeeError, type TeeOrigin } from './errors.js';
+
+/** Largest encoded message any layer accepts (1 MiB payload plus framing headroom). */
+export const MAX_MESSAGE_BYTES = 1024 * 1024 + 4096;
+const MAX_DEPTH = 32;
+
+const packr = new Packr({
+  useRecords: false,
+  structuredClone: false,
+  moreTypes: false,
+  bundleStrings: false,
+  mapsAsObjects: true,
+  useBigIntExtension: false,
+  // Values encoded as 64-bit integers come back as bigint: never a silently rounded number.
+  int64AsType: 'bigint',
+});
+
+export function encode(value: unknown): Uint8Array {
+  const buf = packr.pack(value);
+  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+}
+
+function checkDepth(value: unknown, depth: number): void {
+  if (depth > MAX_DEPTH) throw new TeeError('BAD_PARAMETERS', `message nested deeper than ${MAX_DEPTH}`, 'COMMS');
+  if (Array.isArray(value)) for (const v of value) checkDepth(v, depth + 1);
+  else if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
+    if (value instanceof Map || value instanceof Set || value instanceof Date) {
+      throw new TeeError('BAD_PARAMETERS', 'message holds an unsupported type', 'COMMS');
+    }
+    for (const v of Object.values(value)) checkDepth(v, depth + 1);
+  }
+}
+
+/** Decode untrusted bytes into a plain value, or throw TeeError('BAD_PARAMETERS'). */
+export function decode(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, origin: TeeOrigin = 'COMMS'): unknown {
+  if (!(bytes instanceof Uint8Array)) throw new TeeError('BAD_PARAMETERS', 'message: expected bytes', origin);
+  if (bytes.length === 0) throw new TeeError('BAD_PARAMETERS', 'message: empty', origin);
+  if (bytes.length > maxBytes) throw new TeeError('BAD_PARAMETERS', `message: ${bytes.length} bytes exceeds limit ${maxBytes}`, origin);
+  let value: unknown;
+  try {
+    // unpackMultiple would accept trailing data; a single value must use every byte.
+    const values = packr.unpackMultiple(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as unknown[] | undefined;
+    if (!values || values.length !== 1) throw new Error('trailing data');
+    value = values[0];
+  } catch (err) {
+    if (err instanceof TeeError) throw err;
+    throw new TeeError('BAD_PARAMETERS', 'message: malformed encoding', origin);
+  }
+  checkDepth(value, 0);
+  return normaliseBytes(value);
+}
+
+/** msgpackr decodes bin fields as Buffer; hand callers plain Uint8Array views so types are uniform. */
+function normaliseBytes(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? new Uint8Array(value) : value;
+  if (Array.isArray(value)) return value.map(normaliseBytes);
+  if (value !== null && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) {
+      if (k === '__proto__') continue;
+      out[k] = normaliseBytes(v);
+    }
+    return out;
+  }
+  return value;
+}

@@ -1,0 +1,273 @@
+/**
+ * The fast provider: Node's built-in OpenSSL through node:crypto. It speaks the same byte formats as
+ * the noble reference (see ./provider.ts); P-256 group arithmetic, which node:crypto does not
+ * expose, stays on noble.
+ *
+ * Raw keys are turned into KeyObjects once and cached in a WeakMap keyed by the Uint8Array itself:
+ * callers that keep a key in one buffer (the trusted key's key table does) pay the import once.
+ */
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHash,
+  createHmac,
+  createPrivateKey,
+  createPublicKey,
+  diffieHellman,
+  ECDH,
+  generateKeyPairSync,
+  hkdfSync,
+  randomBytes as nodeRandomBytes,
+  sign as nodeSign,
+  verify as nodeVerify,
+  type CipherGCMTypes,
+  type KeyObject,
+} from 'node:crypto';
+import { TeeError } from '../common/errors.js';
+import { nobleP256Arithmetic } from './noble.js';
+import {
+  AEAD_TAG_BYTES,
+  type AeadAlgorithm,
+  type CryptoProvider,
+  type KeyAlgorithm,
+  type KeyPair,
+  type SignatureAlgorithm,
+} from './provider.js';
+import { checkAeadInputs, checkHkdfLength, checkRandomLength, checkSecretKey, isAllZero } from './common.js';
+
+const P256_N = nobleP256Arithmetic.order;
+const P256_HALF_N = P256_N >> 1n;
+
+// DER prefixes: fixed for each algorithm, so raw keys wrap into SPKI/PKCS#8 without a parser.
+const SPKI_P256_UNCOMPRESSED = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+const SPKI_ED25519 = Buffer.from('302a300506032b6570032100', 'hex');
+const SPKI_X25519 = Buffer.from('302a300506032b656e032100', 'hex');
+const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
+const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
+// RFC 5915 ECPrivateKey inside PKCS#8, without the optional public key.
+const PKCS8_P256 = Buffer.from('3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420', 'hex');
+
+const privateCache = new WeakMap<Uint8Array, { alg: KeyAlgorithm; key: KeyObject }>();
+const publicCache = new WeakMap<Uint8Array, { alg: KeyAlgorithm; key: KeyObject }>();
+
+function buf(bytes: Uint8Array): Buffer {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+function u8(b: Buffer | ArrayBuffer): Uint8Array {
+  return b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function checkP256Scalar(secretKey: Uint8Array): void {
+  const s = BigInt('0x' + buf(secretKey).toString('hex'));
+  if (s === 0n || s >= P256_N) throw new TeeError('BAD_PARAMETERS', 'p256: invalid secret key');
+}
+
+function privateKeyObject(alg: KeyAlgorithm, secretKey: Uint8Array): KeyObject {
+  const hit = privateCache.get(secretKey);
+  if (hit && hit.alg === alg) return hit.key;
+  checkSecretKey(alg, secretKey);
+  let der: Buffer;
+  if (alg === 'p256') {
+    checkP256Scalar(secretKey);
+    der = Buffer.concat([PKCS8_P256, buf(secretKey)]);
+  } else {
+    der = Buffer.concat([alg === 'ed25519' ? PKCS8_ED25519 : PKCS8_X25519, buf(secretKey)]);
+  }
+  let key: KeyObject;
+  try {
+    key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  } catch {
+    throw new TeeError('BAD_PARAMETERS', `${alg}: invalid secret key`);
+  } finally {
+    der.fill(0);
+  }
+  privateCache.set(secretKey, { alg, key });
+  return key;
+}
+
+/** Public KeyObject, or null for malformed input (verify must not throw). */
+function publicKeyObject(alg: KeyAlgorithm, publicKey: Uint8Array): KeyObject | null {
+  const hit = publicCache.get(publicKey);
+  if (hit && hit.alg === alg) return hit.key;
+  let der: Buffer;
+  try {
+    if (alg === 'p256') {
+      if (publicKey.length !== 33 && publicKey.length !== 65) return null;
+      const uncompressed = publicKey.length === 65 ? buf(publicKey) : (ECDH.convertKey(buf(publicKey), 'prime256v1', undefined, undefined, 'uncompressed') as Buffer);
+      der = Buffer.concat([SPKI_P256_UNCOMPRESSED, uncompressed]);
+    } else {
+      if (publicKey.length !== 32) return null;
+      der = Buffer.concat([alg === 'ed25519' ? SPKI_ED25519 : SPKI_X25519, buf(publicKey)]);
+    }
+    const key = createPublicKey({ key: der, format: 'der', type: 'spki' });
+    publicCache.set(publicKey, { alg, key });
+    return key;
+  } catch {
+    return null;
+  }
+}
+
+function rawPublicKey(alg: KeyAlgorithm, key: KeyObject): Uint8Array {
+  const jwk = key.export({ format: 'jwk' });
+  if (alg === 'p256') {
+    const x = Buffer.from(jwk.x as string, 'base64url');
+    const y = Buffer.from(jwk.y as string, 'base64url');
+    const out = new Uint8Array(33);
+    out[0] = (y[31]! & 1) === 1 ? 0x03 : 0x02;
+    out.set(x, 1);
+    return out;
+  }
+  return u8(Buffer.from(jwk.x as string, 'base64url'));
+}
+
+function bytesToBigInt(bytes: Uint8Array): bigint {
+  return BigInt('0x' + buf(bytes).toString('hex'));
+}
+
+function bigIntTo32(value: bigint): Buffer {
+  return Buffer.from(value.toString(16).padStart(64, '0'), 'hex');
+}
+
+// @types/node 20 types chacha20-poly1305 only loosely; both ciphers take the same AEAD options at run time.
+const AEAD_CIPHER: Record<AeadAlgorithm, CipherGCMTypes> = {
+  'chacha20-poly1305': 'chacha20-poly1305' as CipherGCMTypes,
+  'aes-256-gcm': 'aes-256-gcm',
+};
+
+function cipherName(algorithm: AeadAlgorithm): CipherGCMTypes {
+  const name = AEAD_CIPHER[algorithm];
+  if (!name) throw new TeeError('NOT_SUPPORTED', 'aead: unknown algorithm');
+  return name;
+}
+
+export const nativeProvider: CryptoProvider = {
+  name: 'native',
+
+  randomBytes(length) {
+    checkRandomLength(length);
+    return u8(nodeRandomBytes(length));
+  },
+
+  sha256: (data) => u8(createHash('sha256').update(data).digest()),
+  hmacSha256: (key, data) => u8(createHmac('sha256', key).update(data).digest()),
+  hkdfSha256(ikm, salt, info, length) {
+    checkHkdfLength(length);
+    return u8(hkdfSync('sha256', ikm, salt, info, length));
+  },
+
+  generateKeyPair(algorithm: KeyAlgorithm): KeyPair {
+    let privateKey: KeyObject;
+    if (algorithm === 'p256') privateKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
+    else if (algorithm === 'ed25519') privateKey = generateKeyPairSync('ed25519').privateKey;
+    else if (algorithm === 'x25519') privateKey = generateKeyPairSync('x25519').privateKey;
+    else throw new TeeError('NOT_SUPPORTED', 'generateKeyPair: unknown algorithm');
+    const jwk = privateKey.export({ format: 'jwk' });
+    const d = Buffer.from(jwk.d as string, 'base64url');
+    const secretKey = new Uint8Array(32);
+    secretKey.set(d, 32 - d.length); // JWK may drop leading zero bytes of a P-256 scalar
+    d.fill(0);
+    privateCache.set(secretKey, { alg: algorithm, key: privateKey });
+    return { secretKey, publicKey: rawPublicKey(algorithm, privateKey) };
+  },
+
+  publicKeyOf(algorithm, secretKey) {
+    return rawPublicKey(algorithm, privateKeyObject(algorithm, secretKey));
+  },
+
+  sign(algorithm: SignatureAlgorithm, secretKey, message) {
+    const key = privateKeyObject(algorithm, secretKey);
+    if (algorithm === 'ed25519') return u8(nodeSign(null, message, key));
+    if (algorithm !== 'p256') throw new TeeError('NOT_SUPPORTED', 'sign: unknown algorithm');
+    const sig = nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' });
+    // OpenSSL does not normalise S; the shared format is low-S (one valid encoding per signature).
+    const s = bytesToBigInt(sig.subarray(32));
+    if (s > P256_HALF_N) sig.set(bigIntTo32(P256_N - s), 32);
+    return u8(sig);
+  },
+
+  verify(algorithm, publicKey, message, signature) {
+    if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array)) return false;
+    if (signature.length !== 64) return false;
+    const key = publicKeyObject(algorithm, publicKey);
+    if (!key) return false;
+    try {
+      if (algorithm === 'ed25519') return nodeVerify(null, message, key, signature);
+      if (algorithm !== 'p256') return false;
+      const r = bytesToBigInt(signature.subarray(0, 32));
+      const s = bytesToBigInt(signature.subarray(32));
+      if (r === 0n || r >= P256_N || s === 0n || s > P256_HALF_N) return false;
+      return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
+    } catch {
+      return false;
+    }
+  },
+
+  x25519(secretKey, peerPublicKey) {
+    if (!(peerPublicKey instanceof Uint8Array) || peerPublicKey.length !== 32) {
+      throw new TeeError('BAD_PARAMETERS', 'x25519: peer public key must be 32 bytes');
+    }
+    const privateKey = privateKeyObject('x25519', secretKey);
+    const publicKey = publicKeyObject('x25519', peerPublicKey);
+    if (!publicKey) throw new TeeError('BAD_PARAMETERS', 'x25519: invalid peer public key');
+    let shared: Uint8Array;
+    try {
+      shared = u8(diffieHellman({ privateKey, publicKey }));
+    } catch {
+      throw new TeeError('SECURITY', 'x25519: degenerate shared secret (low-order peer key)');
+    }
+    if (isAllZero(shared)) throw new TeeError('SECURITY', 'x25519: degenerate shared secret (low-order peer key)');
+    return shared;
+  },
+
+  p256Ecdh(secretKey, peerPublicKey) {
+    const privateKey = privateKeyObject('p256', secretKey);
+    if (!(peerPublicKey instanceof Uint8Array) || !nobleP256Arithmetic.isValidPoint(peerPublicKey)) {
+      throw new TeeError('BAD_PARAMETERS', 'p256Ecdh peer key: not a valid P-256 point');
+    }
+    const publicKey = publicKeyObject('p256', peerPublicKey);
+    if (!publicKey) throw new TeeError('BAD_PARAMETERS', 'p256Ecdh peer key: not a valid P-256 point');
+    try {
+      return u8(diffieHellman({ privateKey, publicKey }));
+    } catch {
+      throw new TeeError('SECURITY', 'p256Ecdh: key agreement failed');
+    }
+  },
+
+  aeadSeal(algorithm, key, nonce, plaintext, aad) {
+    checkAeadInputs(key, nonce);
+    const cipher = createCipheriv(cipherName(algorithm), key, nonce, { authTagLength: AEAD_TAG_BYTES });
+    cipher.setAAD(aad, { plaintextLength: plaintext.length });
+    const head = cipher.update(plaintext);
+    const tail = cipher.final();
+    const tag = cipher.getAuthTag();
+    const out = new Uint8Array(head.length + tail.length + tag.length);
+    out.set(head, 0);
+    out.set(tail, head.length);
+    out.set(tag, head.length + tail.length);
+    return out;
+  },
+
+  aeadOpen(algorithm, key, nonce, sealed, aad) {
+    checkAeadInputs(key, nonce);
+    if (!(sealed instanceof Uint8Array) || sealed.length < AEAD_TAG_BYTES) {
+      throw new TeeError('SECURITY', 'aeadOpen: ciphertext shorter than the tag');
+    }
+    const ctLen = sealed.length - AEAD_TAG_BYTES;
+    try {
+      const decipher = createDecipheriv(cipherName(algorithm), key, nonce, { authTagLength: AEAD_TAG_BYTES });
+      decipher.setAAD(aad, { plaintextLength: ctLen });
+      decipher.setAuthTag(sealed.subarray(ctLen));
+      const head = decipher.update(sealed.subarray(0, ctLen));
+      const tail = decipher.final();
+      if (tail.length === 0) return u8(head);
+      return u8(Buffer.concat([head, tail]));
+    } catch (err) {
+      if (err instanceof TeeError) throw err;
+      throw new TeeError('SECURITY', 'aeadOpen: authentication failed');
+    }
+  },
+
+  // node:crypto has no point addition; CPK arithmetic stays on the reference.
+  p256: nobleP256Arithmetic,
+};

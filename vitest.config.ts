@@ -1,0 +1,11 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Some suites spawn child processes or bind loopback ports; two cores is the CI budget.
+    pool: 'forks',
+  },
+});
