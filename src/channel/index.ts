@@ -1,0 +1,45 @@
+/** Public API of the secure channel between the trusted key and the TEE OS. */
+export { createMemoryTransportPair, DEFAULT_MAX_FRAME_BYTES, type Transport } from './transport.js';
+export { listenTcp, connectTcp, LengthPrefixDecoder, type TcpListener, type TcpListenOptions, type TcpConnectOptions } from './tcp-transport.js';
+export {
+  createInterceptedPair,
+  interceptTransports,
+  flipBit,
+  truncate,
+  TO_RESPONDER,
+  TO_INITIATOR,
+  type Direction,
+  type InterceptAction,
+  type InterceptHook,
+  type InterceptedPair,
+  type Interceptor,
+  type LoggedFrame,
+  type HeldFrame,
+} from './interceptor.js';
+export {
+  createRoot,
+  issueCertificate,
+  verifyCertificate,
+  encodeCertificate,
+  decodeCertificate,
+  certificateSignedBytes,
+  CERTIFICATE_SIGNATURE_LABEL,
+  type Certificate,
+  type CertificateBody,
+  type CertificateIssuer,
+  type RootKey,
+} from './certificate.js';
+export { createChannelIdentity, checkIdentity, type ChannelIdentity, type PeerIdentity } from './identity.js';
+export { DEFAULT_SUITES, type KeyLog } from './handshake.js';
+export { DEFAULT_REKEY_AFTER_RECORDS, DEFAULT_REKEY_AFTER_BYTES } from './record.js';
+export {
+  connectChannel,
+  acceptChannel,
+  DEFAULT_HANDSHAKE_TIMEOUT_MS,
+  DEFAULT_CALL_TIMEOUT_MS,
+  type ChannelOptions,
+  type ChannelStats,
+  type SecureChannel,
+  type RequestHandler,
+  type NotificationHandler,
+} from './secure-channel.js';
