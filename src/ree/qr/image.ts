@@ -60,7 +60,8 @@ export async function renderQrPng(text: string, options: RenderQrPngOptions = {}
   } catch {
     throw renderError();
   }
-  return new Uint8Array(png.buffer, png.byteOffset, png.byteLength);
+  // A plain copy: small Buffers can be views into Node's shared pool.
+  return new Uint8Array(png);
 }
 
 /** Block-character rendering (two modules per text row), for printing in a demo. */
