@@ -9,9 +9,9 @@
  * reordered or dropped record is caught before decryption; any failure is fatal (the receiver stays
  * dead and the channel closes), so nothing after a bad record is ever delivered.
  *
- * Rekey without a round trip: after `rekeyAfterRecords` records or `rekeyAfterBytes` plaintext bytes
- * in one epoch, the sender derives the next key and IV with HKDF from the current ones, zeroes the
- * old, and bumps the epoch. The receiver follows the epoch in the header (current or current + 1
+ * Rekey without a round trip: once an epoch has carried `rekeyAfterRecords` records or
+ * `rekeyAfterBytes` plaintext bytes, the sender derives the next key and IV with HKDF from the current
+ * ones (just before its next record), zeroes the old, and bumps the epoch. The receiver follows the epoch in the header (current or current + 1
  * only), so both switch at the same record index; a forged epoch fails authentication.
  */
 import { utf8, zeroize } from '../common/bytes.js';
@@ -116,11 +116,14 @@ class DirectionState {
     }
   }
 
-  /** Count one record and say whether the epoch is used up. */
-  count(plaintextBytes: number): boolean {
+  count(plaintextBytes: number): void {
     this.seq++;
     this.recordsInEpoch++;
     this.bytesInEpoch += plaintextBytes;
+  }
+
+  /** Whether this epoch's budget is spent, so the next record must use a new key. */
+  get rekeyDue(): boolean {
     return this.recordsInEpoch >= this.rekeyAfterRecords || this.bytesInEpoch >= this.rekeyAfterBytes;
   }
 
@@ -169,11 +172,13 @@ export class RecordSender {
       throw new TeeError('BAD_PARAMETERS', `record: ${plaintext.length} bytes exceeds limit ${this.maxPlaintextBytes}`, 'CHANNEL');
     }
     if (s.seq >= MAX_SEQ) throw new TeeError('BAD_STATE', 'record layer: sequence space exhausted', 'CHANNEL');
+    // Rekey just before the first record of the new epoch, so both sides count the same rekeys.
+    if (s.rekeyDue) s.ratchet();
     const frame = new Uint8Array(RECORD_OVERHEAD_BYTES + plaintext.length);
     writeHeader(frame, type, s.epoch, s.seq);
     const header = frame.subarray(0, RECORD_HEADER_BYTES);
     frame.set(s.provider.aeadSeal(s.suite, s.key, s.nonceFor(frame), plaintext, header), RECORD_HEADER_BYTES);
-    if (s.count(plaintext.length)) s.ratchet();
+    s.count(plaintext.length);
     return frame;
   }
 

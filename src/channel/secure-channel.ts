@@ -358,6 +358,11 @@ class Channel implements SecureChannel {
     } catch {
       throw new TeeError('BAD_PARAMETERS', 'message: value cannot be encoded', 'CHANNEL');
     }
+    if (this.transport.closed) {
+      // The transport closed and its close report is still on the way to us.
+      this.transportClosed(undefined);
+      throw this.closedError();
+    }
     const frame = this.sender.seal(RecordType.DATA, bytes);
     try {
       this.transport.send(frame);
