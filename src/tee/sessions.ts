@@ -63,6 +63,7 @@ interface Context {
 class Instance {
   readonly sessions = new Set<Session>();
   dead = false;
+  retired = false;
   /** Why a dead instance died, when it never came up (onCreate failed). */
   death: TeeError | undefined;
   #queue: Promise<unknown> = Promise.resolve();
@@ -87,6 +88,8 @@ interface Session {
   readonly instance: Instance;
   readonly view: TaSession<unknown>;
   readonly handles: HandleTable<unknown>;
+  /** The TA accepted the session, so it is owed an onCloseSession. */
+  opened: boolean;
   closed: boolean;
 }
 
@@ -154,7 +157,7 @@ export class SessionManager implements TeeRequestHandler {
       handles,
       state: new Map<string, unknown>(),
     });
-    const session: Session = { key, context: ctx, instance, view, handles, closed: false };
+    const session: Session = { key, context: ctx, instance, view, handles, opened: false, closed: false };
     // Reserve the slot before the TA runs, so concurrent opens respect the limits.
     instance.sessions.add(session);
     ctx.sessions.add(session);
@@ -162,13 +165,22 @@ export class SessionManager implements TeeRequestHandler {
       const out = await this.#enter(instance, async () => {
         const capacities = outputCapacities(params);
         const returned = instance.impl.onOpenSession ? await instance.impl.onOpenSession(view, params) : undefined;
+        session.opened = true;
         return collectOutputs(params, returned ?? params, capacities);
       });
+      // The context was finalized (or the TEE shut down) while the TA was opening the session.
+      if (session.closed) throw new TeeError('BAD_STATE', 'session: closed while opening', 'TEE');
       this.#sessions.set(key, session);
       this.#trace('session opened', { ta: ta.name, login: login.login });
       return { session: id, params: out };
     } catch (err) {
+      // Closed meanwhile (context finalized): #close owns the teardown, including onCloseSession.
+      if (session.closed) throw err;
       session.closed = true;
+      if (session.opened && !instance.dead && instance.impl.onCloseSession) {
+        // The TA accepted the session but its answer could not be delivered (e.g. OVERFLOW): close it.
+        await this.#enter(instance, async () => instance.impl.onCloseSession?.(view)).catch(() => undefined);
+      }
       ctx.sessions.delete(session);
       instance.sessions.delete(session);
       this.#dropSessionData(session);
@@ -292,7 +304,8 @@ export class SessionManager implements TeeRequestHandler {
     if (!instance.dead && instance.impl.onCloseSession) {
       try {
         await this.#enter(instance, async () => {
-          await instance.impl.onCloseSession?.(s.view);
+          // Runs after any pending open: a session the TA never accepted gets no close.
+          if (s.opened) await instance.impl.onCloseSession?.(s.view);
         });
       } catch {
         // The client asked to close; a failing close handler cannot keep the session alive.
@@ -313,7 +326,8 @@ export class SessionManager implements TeeRequestHandler {
   }
 
   async #retireIfIdle(instance: Instance): Promise<void> {
-    if (instance.sessions.size > 0) return;
+    if (instance.sessions.size > 0 || instance.retired) return;
+    instance.retired = true;
     if (this.#singletons.get(instance.ta.uuid) === instance) this.#singletons.delete(instance.ta.uuid);
     if (!instance.dead && instance.impl.onDestroy) {
       try {

@@ -4,8 +4,17 @@ import { TeeError } from '../../src/common/errors.js';
 import { fromUtf8 } from '../../src/common/bytes.js';
 import { decode, encode } from '../../src/common/codec.js';
 import { closeSession, finalizeContext, initializeContext, invokeCommand, memrefOutput, openSession, type Param } from '../../src/ree/client-api/index.js';
+import { utf8 } from '../../src/common/bytes.js';
+import { measureTaCode, signTaManifest, type TaImplementation } from '../../src/tee/index.js';
 import { CMD, testTa } from './fixtures/test-ta.js';
-import { TA_A, TA_B, UNKNOWN_TA, bootTee, testPackage, testTaCode, type BootedTee } from './helpers.js';
+import { TA_A, TA_B, UNKNOWN_TA, bootTee, provider, taSigningKey, testPackage, testTaCode, type BootedTee } from './helpers.js';
+
+/** Install an ad-hoc TA whose "code" is a label (the tests only need a matching measurement). */
+function installCustom(b: BootedTee, uuid: string, ta: TaImplementation, flags = {}): void {
+  const code = utf8(`custom TA ${uuid}`);
+  const pkg = signTaManifest(provider, taSigningKey, { uuid, name: 'custom', version: '1', measurement: measureTaCode(provider, code), flags });
+  b.tee.installTa(pkg, code, ta);
+}
 
 async function failure(p: Promise<unknown>): Promise<TeeError> {
   try {
@@ -181,5 +190,46 @@ describe('sessions', () => {
     const results = await Promise.all(Array.from({ length: 10 }, (_, i) => invokeCommand(i % 2 ? a : bb, CMD.STATE_COUNT, count())));
     expect(results).toHaveLength(10);
     await finalizeContext(ctx);
+  });
+
+  it('a TA may refuse a session; its answer keeps code and gets origin TRUSTED_APP', async () => {
+    const uuid = '12121212-0000-4000-8000-000000000012';
+    const created: string[] = [];
+    installCustom(b, uuid, () => ({
+      onCreate: (env) => void created.push(env.uuid),
+      onOpenSession: (session) => {
+        if (session.client.login === 'public') throw new TeeError('ACCESS_DENIED', 'custom TA: login required');
+      },
+      onInvokeCommand: () => undefined,
+    }));
+    const ctx = await initializeContext(b.tee.driver);
+    const e = await failure(openSession(ctx, uuid));
+    expect([e.code, e.origin, e.message]).toEqual(['ACCESS_DENIED', 'TRUSTED_APP', 'custom TA: login required']);
+    await openSession(ctx, uuid, { login: 'user', identity: 'u1' });
+    await openSession(ctx, uuid, { login: 'user', identity: 'u2' });
+    // A factory gives every (multi-instance) session its own instance, each created once.
+    expect(created).toEqual([uuid, uuid, uuid]);
+    await finalizeContext(ctx);
+  });
+
+  it('finalizing a context while a session is still opening leaves nothing behind', async () => {
+    const uuid = '34343434-0000-4000-8000-000000000034';
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const closed: string[] = [];
+    installCustom(b, uuid, {
+      onOpenSession: () => gate,
+      onInvokeCommand: () => undefined,
+      onCloseSession: (s) => void closed.push(s.sessionId),
+    });
+    const context = (await raw(b, { op: 'initializeContext' })).context as Uint8Array;
+    const opening = raw(b, { op: 'openSession', context, uuid, login: { login: 'public' } });
+    await new Promise((r) => setImmediate(r));
+    const finalizing = raw(b, { op: 'finalizeContext', context });
+    release();
+    expect(await opening).toMatchObject({ ok: false, code: 'BAD_STATE' });
+    expect(await finalizing).toEqual({ ok: true });
+    expect(closed).toHaveLength(1);
+    expect(await raw(b, { op: 'finalizeContext', context })).toMatchObject({ ok: false, code: 'ITEM_NOT_FOUND' });
   });
 });
