@@ -189,6 +189,10 @@ export class TeeOs {
   attachTrustedKey(channel: SecureChannel): void {
     this.#assertOpen();
     this.#trustedKey = channel;
+    // A dead channel is no service: TAs see none until the trusted key reconnects.
+    channel.onClose(() => {
+      if (this.#trustedKey === channel) this.#trustedKey = undefined;
+    });
     channel.handle('tui.confirm', async (params: unknown) => {
       const result = await this.trustedUi.confirm(parseConfirmRequest(params));
       return result.pin ? { confirmed: result.confirmed, pin: result.pin } : { confirmed: result.confirmed };

@@ -222,6 +222,25 @@ describe('TEE OS', () => {
       tkSide.close();
     });
 
+    it('forgets the channel once it closes', async () => {
+      const root = createRoot(provider, 'device-root-2', 'ed25519');
+      const teeId = createChannelIdentity(provider, root.issuer, { role: 'tee-os', subject: 'tee-2', trustedRoots: [root.root], expectedPeerRole: 'trusted-key' });
+      const tkId = createChannelIdentity(provider, root.issuer, { role: 'trusted-key', subject: 'tk-2', trustedRoots: [root.root], expectedPeerRole: 'tee-os' });
+      const [a, c] = createMemoryTransportPair();
+      const [tk2, tee2] = await Promise.all([connectChannel(a, tkId, { provider }), acceptChannel(c, teeId, { provider })]);
+      const other = await bootTee();
+      try {
+        other.tee.attachTrustedKey(tee2);
+        expect(other.tee.trustedKey).toBe(tee2);
+        const closed = new Promise<void>((r) => tee2.onClose(() => r()));
+        tk2.close();
+        await closed;
+        expect(other.tee.trustedKey).toBeUndefined();
+      } finally {
+        await other.cleanup();
+      }
+    });
+
     it('lets the trusted key drive the trusted UI, and get the PIN over the channel', async () => {
       b.tee.trustedUi.setUser((p) => ({ confirmed: p.title === 'Sign payment', pin: utf8('2468') }));
       const r = (await tkSide.call('tui.confirm', { title: 'Sign payment', lines: ['12.00 EUR'], requirePin: true })) as { confirmed: boolean; pin: Uint8Array };
