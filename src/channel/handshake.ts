@@ -10,9 +10,9 @@
  * - sigR signs H(msg1 | hello2) under a responder label; sigI signs H(… | hello3) under an initiator
  *   label, so neither can be reflected as the other. Both cover the offered suite list and both
  *   ephemerals: a downgrade or a swapped ephemeral breaks the peer's signature check.
- * - shared = X25519(eI, eR). Finished keys = HKDF(shared, salt H(msg1 | hello2), per role); each
+ * - shared = X25519(eI, eR). Finished keys (one per role) = HKDF(shared, salt H(msg1 | hello2)); each
  *   finished MAC is HMAC over the transcript hash so far (key confirmation).
- * - Traffic key and IV per direction = HKDF(shared, salt H(whole transcript), per direction).
+ * - Traffic key and IV for each direction = HKDF(shared, salt H(whole transcript)), split in four.
  * Ephemeral secrets, the shared secret and finished keys are zeroed as soon as they are spent.
  *
  * Every failure is TeeError('SECURITY', 'handshake stage N: …') where N is the message being processed.
@@ -161,11 +161,15 @@ function signedContent(role: 'initiator' | 'responder', transcriptHash: Uint8Arr
   return concatBytes(utf8(`${LABEL} ${role} signature`), new Uint8Array(1), transcriptHash);
 }
 
-function deriveTraffic(provider: CryptoProvider, shared: Uint8Array, transcriptHash: Uint8Array, direction: string): TrafficSecret {
-  const okm = provider.hkdfSha256(shared, transcriptHash, utf8(`${LABEL} traffic ${direction}`), AEAD_KEY_BYTES + AEAD_NONCE_BYTES);
-  const secret = { key: okm.slice(0, AEAD_KEY_BYTES), iv: okm.slice(AEAD_KEY_BYTES) };
+const TRAFFIC_BYTES = AEAD_KEY_BYTES + AEAD_NONCE_BYTES;
+
+/** Both directions' key and IV from one HKDF output: initiator->responder first, then responder->initiator. */
+function deriveTraffic(provider: CryptoProvider, shared: Uint8Array, transcriptHash: Uint8Array): { i2r: TrafficSecret; r2i: TrafficSecret } {
+  const okm = provider.hkdfSha256(shared, transcriptHash, utf8(`${LABEL} traffic keys`), 2 * TRAFFIC_BYTES);
+  const part = (off: number): TrafficSecret => ({ key: okm.slice(off, off + AEAD_KEY_BYTES), iv: okm.slice(off + AEAD_KEY_BYTES, off + TRAFFIC_BYTES) });
+  const secrets = { i2r: part(0), r2i: part(TRAFFIC_BYTES) };
   zeroize(okm);
-  return secret;
+  return secrets;
 }
 
 function checkSuites(suites: readonly AeadAlgorithm[] | undefined): AeadAlgorithm[] {
@@ -239,11 +243,9 @@ abstract class HandshakeBase {
       this.ephemeral = undefined;
     }
     this.log('shared secret', this.shared);
-    const p = this.provider;
-    this.finishedKeys = {
-      initiator: p.hkdfSha256(this.shared, transcriptHash, utf8(`${LABEL} finished initiator`), MAC_BYTES),
-      responder: p.hkdfSha256(this.shared, transcriptHash, utf8(`${LABEL} finished responder`), MAC_BYTES),
-    };
+    const okm = this.provider.hkdfSha256(this.shared, transcriptHash, utf8(`${LABEL} finished keys`), 2 * MAC_BYTES);
+    this.finishedKeys = { initiator: okm.slice(0, MAC_BYTES), responder: okm.slice(MAC_BYTES) };
+    zeroize(okm);
     this.log('finished key initiator', this.finishedKeys.initiator);
     this.log('finished key responder', this.finishedKeys.responder);
   }
@@ -258,9 +260,7 @@ abstract class HandshakeBase {
 
   /** Traffic secrets from the whole transcript; afterwards nothing secret is left in this object. */
   protected trafficSecrets(): { i2r: TrafficSecret; r2i: TrafficSecret } {
-    const th = this.transcript.hash(this.provider);
-    const i2r = deriveTraffic(this.provider, this.shared!, th, 'initiator->responder');
-    const r2i = deriveTraffic(this.provider, this.shared!, th, 'responder->initiator');
+    const { i2r, r2i } = deriveTraffic(this.provider, this.shared!, this.transcript.hash(this.provider));
     this.log('traffic key initiator->responder', i2r.key);
     this.log('traffic iv initiator->responder', i2r.iv);
     this.log('traffic key responder->initiator', r2i.key);

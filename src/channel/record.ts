@@ -132,18 +132,59 @@ class DirectionState {
   }
 }
 
+// Byte-wise big-endian access: cheaper than a DataView per record on the hot path.
+function writeU32(frame: Uint8Array, off: number, value: number): void {
+  frame[off] = value >>> 24;
+  frame[off + 1] = value >>> 16;
+  frame[off + 2] = value >>> 8;
+  frame[off + 3] = value;
+}
+
+function readU32(frame: Uint8Array, off: number): number {
+  return ((frame[off]! << 24) | (frame[off + 1]! << 16) | (frame[off + 2]! << 8) | frame[off + 3]!) >>> 0;
+}
+
 function writeHeader(frame: Uint8Array, type: RecordType, epoch: number, seq: number): void {
   frame[0] = RECORD_VERSION;
   frame[1] = type;
-  const view = new DataView(frame.buffer, frame.byteOffset, RECORD_HEADER_BYTES);
-  view.setUint32(2, epoch);
-  view.setUint32(6, Math.floor(seq / 0x100000000));
-  view.setUint32(10, seq >>> 0);
+  writeU32(frame, 2, epoch);
+  writeU32(frame, 6, Math.floor(seq / 0x100000000));
+  writeU32(frame, 10, seq >>> 0);
+}
+
+function rejectRecord(seq: number, reason: string): never {
+  throw new TeeError('SECURITY', `record ${seq}: ${reason}`, 'CHANNEL');
+}
+
+const SLAB_BYTES = 64 * 1024;
+const SLAB_FRAME_LIMIT = 4096;
+
+/**
+ * Carves small frames out of a shared slab: one ArrayBuffer allocation per 64 KiB of frames instead
+ * of one per frame (a fresh typed array costs about as much as sealing 100 bytes). A slab only ever
+ * holds this sender's finished frames — header and ciphertext, all public — so a frame's backing
+ * buffer shows the REE nothing it does not already carry.
+ */
+class FrameAllocator {
+  private slab = new ArrayBuffer(0);
+  private offset = 0;
+
+  alloc(length: number): Uint8Array {
+    if (length > SLAB_FRAME_LIMIT) return new Uint8Array(length);
+    if (this.offset + length > this.slab.byteLength) {
+      this.slab = new ArrayBuffer(SLAB_BYTES);
+      this.offset = 0;
+    }
+    const frame = new Uint8Array(this.slab, this.offset, length);
+    this.offset += (length + 7) & ~7;
+    return frame;
+  }
 }
 
 /** Seals this side's outgoing records. */
 export class RecordSender {
   private readonly state: DirectionState;
+  private readonly frames = new FrameAllocator();
   private destroyed = false;
 
   constructor(provider: CryptoProvider, suite: AeadAlgorithm, secret: TrafficSecret, opts: RecordOptions = {}) {
@@ -174,7 +215,7 @@ export class RecordSender {
     if (s.seq >= MAX_SEQ) throw new TeeError('BAD_STATE', 'record layer: sequence space exhausted', 'CHANNEL');
     // Rekey just before the first record of the new epoch, so both sides count the same rekeys.
     if (s.rekeyDue) s.ratchet();
-    const frame = new Uint8Array(RECORD_OVERHEAD_BYTES + plaintext.length);
+    const frame = this.frames.alloc(RECORD_OVERHEAD_BYTES + plaintext.length);
     writeHeader(frame, type, s.epoch, s.seq);
     const header = frame.subarray(0, RECORD_HEADER_BYTES);
     frame.set(s.provider.aeadSeal(s.suite, s.key, s.nonceFor(frame), plaintext, header), RECORD_HEADER_BYTES);
@@ -221,26 +262,22 @@ export class RecordReceiver {
 
   private openNext(frame: Uint8Array): OpenedRecord {
     const s = this.state;
-    const reject = (reason: string): never => {
-      throw new TeeError('SECURITY', `record ${s.seq}: ${reason}`, 'CHANNEL');
-    };
-    if (!(frame instanceof Uint8Array)) reject('not bytes');
-    if (frame.length < RECORD_OVERHEAD_BYTES) reject(`truncated (${frame.length} bytes)`);
-    if (frame.length > s.maxFrameBytes) reject(`${frame.length} bytes exceeds limit ${s.maxFrameBytes}`);
-    if (frame[0] !== RECORD_VERSION) reject('unknown record version');
+    if (!(frame instanceof Uint8Array)) rejectRecord(s.seq, 'not bytes');
+    if (frame.length < RECORD_OVERHEAD_BYTES) rejectRecord(s.seq, `truncated (${frame.length} bytes)`);
+    if (frame.length > s.maxFrameBytes) rejectRecord(s.seq, `${frame.length} bytes exceeds limit ${s.maxFrameBytes}`);
+    if (frame[0] !== RECORD_VERSION) rejectRecord(s.seq, 'unknown record version');
     const type = frame[1]!;
-    if (type !== RecordType.DATA && type !== RecordType.READY && type !== RecordType.CLOSE) reject('unknown record type');
-    const view = new DataView(frame.buffer, frame.byteOffset, RECORD_HEADER_BYTES);
-    const epoch = view.getUint32(2);
-    const seq = view.getUint32(6) * 0x100000000 + view.getUint32(10);
-    if (seq !== s.seq) reject(`out of sequence (got ${seq}): replayed, reordered or dropped`);
+    if (type !== RecordType.DATA && type !== RecordType.READY && type !== RecordType.CLOSE) rejectRecord(s.seq, 'unknown record type');
+    const epoch = readU32(frame, 2);
+    const seq = readU32(frame, 6) * 0x100000000 + readU32(frame, 10);
+    if (seq !== s.seq) rejectRecord(s.seq, `out of sequence (got ${seq}): replayed, reordered or dropped`);
     if (epoch === s.epoch + 1) s.ratchet();
-    else if (epoch !== s.epoch) reject(`unexpected epoch ${epoch}`);
+    else if (epoch !== s.epoch) rejectRecord(s.seq, `unexpected epoch ${epoch}`);
     let payload: Uint8Array;
     try {
       payload = s.provider.aeadOpen(s.suite, s.key, s.nonceFor(frame), frame.subarray(RECORD_HEADER_BYTES), frame.subarray(0, RECORD_HEADER_BYTES));
     } catch {
-      return reject('authentication failed (altered, truncated or from another session)');
+      return rejectRecord(s.seq, 'authentication failed (altered, truncated or from another session)');
     }
     s.count(payload.length);
     return { type: type as RecordType, payload };
