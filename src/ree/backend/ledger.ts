@@ -1,0 +1,357 @@
+/**
+ * The backend's ledger over `level`: account balances, settled payments by reference, seen nonces,
+ * offline (payer, counter) claims, flagged duplicates, registered subdomain matrices and an
+ * append-only journal with sequence numbers.
+ *
+ * Guarantees: every settlement is one atomic `batch` (debit, credit, payment record, nonce or
+ * counter claim, journal entry), and every mutation runs through one in-process queue, so checks and
+ * writes never interleave: no double settlement, no overdraft, journal sequence numbers without
+ * gaps. Writes use `{ sync: true }` by default, because a receipt handed out must survive a crash.
+ * Not guaranteed: the files are plain (the backend is an REE server; anyone with the directory can
+ * read and edit it), and only one process may open a ledger (level locks the directory).
+ *
+ * The ledger is statement-agnostic: callers verify signatures first and pass plain settlement facts.
+ */
+import { Level } from 'level';
+import { TeeError } from '../../common/errors.js';
+import { toHex, toBase64url, fromBase64url } from '../../common/bytes.js';
+import type { PartyId } from '../../protocol/payment.js';
+import { SerialQueue } from './queue.js';
+
+export type JournalKind = 'open-account' | 'online' | 'offline' | 'duplicate';
+
+export interface JournalEntry {
+  seq: number;
+  at: number;
+  kind: JournalKind;
+  /** orderId (online) or txId (offline). */
+  reference?: string;
+  party?: PartyId;
+  payer?: PartyId;
+  payee?: PartyId;
+  amount?: number;
+  currency?: string;
+  /** Offline payer counter. */
+  counter?: number;
+}
+
+export interface SettlementRecord {
+  kind: 'online' | 'offline';
+  /** orderId (online) or txId (offline); unique per payee. */
+  reference: string;
+  payer: PartyId;
+  payee: PartyId;
+  amount: number;
+  currency: string;
+  seq: number;
+  settledAt: number;
+  /** Hex SHA-256 of what was settled (the payer's signing bytes), to tell a resubmission from a rival. */
+  digest: string;
+  /** base64url of the encoded signed receipt handed out for this settlement. */
+  receipt: string;
+  counter?: number;
+}
+
+/** An offline payment that collided with an earlier one: a double spend, recorded and not settled. */
+export interface DuplicateRecord {
+  seq: number;
+  detectedAt: number;
+  reason: 'counter' | 'txId';
+  digest: string;
+  payer: PartyId;
+  payee: PartyId;
+  reference: string;
+  counter: number;
+  amount: number;
+  currency: string;
+  /** The settlement it collided with. */
+  conflictsWith: { reference: string; seq: number; digest: string };
+}
+
+export interface OnlineSettlement {
+  payer: PartyId;
+  payee: PartyId;
+  amount: number;
+  currency: string;
+  orderId: string;
+  nonce: Uint8Array;
+  digest: string;
+  at: number;
+}
+
+export interface OfflineSettlement {
+  payer: PartyId;
+  payee: PartyId;
+  amount: number;
+  currency: string;
+  txId: string;
+  counter: number;
+  digest: string;
+  at: number;
+}
+
+/** Builds and signs the receipt once the ledger has fixed the sequence number; returns its bytes. */
+export type ReceiptIssuer = (settled: { seq: number; settledAt: number }) => Uint8Array;
+
+export type OfflineOutcome =
+  | { status: 'settled'; record: SettlementRecord }
+  | { status: 'already-reconciled'; record: SettlementRecord }
+  | { status: 'duplicate'; duplicate: DuplicateRecord };
+
+export interface LedgerOptions {
+  /** fsync every write (default true). Benchmarks may turn it off to measure the pipeline itself. */
+  sync?: boolean;
+}
+
+type Balances = Record<string, number>;
+interface AccountValue {
+  party: PartyId;
+  balances: Balances;
+}
+interface CounterClaim {
+  reference: string;
+  digest: string;
+}
+
+type Op = { type: 'put'; key: string; value: unknown };
+
+// Key prefixes. Ids match [A-Za-z0-9._:-], so '/' separates fields without ambiguity.
+const P = { account: 'a!', payment: 'p!', nonce: 'n!', counter: 'c!', duplicate: 'd!', journal: 'j!', subdomain: 's!' } as const;
+const END = '\uffff';
+const SEQ_DIGITS = 16;
+
+const partyKey = (p: PartyId): string => `${p.subdomainId}/${p.userId}`;
+const seqKey = (seq: number): string => P.journal + String(seq).padStart(SEQ_DIGITS, '0');
+const samePartyAs = (a: PartyId, b: PartyId): boolean => a.subdomainId === b.subdomainId && a.userId === b.userId;
+
+function ledgerError(code: 'ACCESS_DENIED' | 'ACCESS_CONFLICT' | 'ITEM_NOT_FOUND' | 'SECURITY' | 'OVERFLOW' | 'BAD_PARAMETERS' | 'BUSY', message: string): TeeError {
+  return new TeeError(code, message, 'BACKEND');
+}
+
+export class Ledger {
+  private readonly queue = new SerialQueue();
+  private closed = false;
+
+  private constructor(
+    private readonly db: Level<string, unknown>,
+    private nextSeq: number,
+    private readonly sync: boolean,
+  ) {}
+
+  /** Open (or create) the ledger in `dir`. Throws BUSY if another process holds it. */
+  static async open(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
+    const db = new Level<string, unknown>(dir, { keyEncoding: 'utf8', valueEncoding: 'json' });
+    try {
+      await db.open();
+    } catch (err) {
+      const code = (err as { cause?: { code?: string } }).cause?.code;
+      if (code === 'LEVEL_LOCKED') throw ledgerError('BUSY', 'ledger: directory is in use by another process');
+      throw new TeeError('GENERIC', 'ledger: cannot open the database', 'BACKEND');
+    }
+    let nextSeq = 1;
+    for await (const key of db.keys({ gte: P.journal, lt: P.journal + END, reverse: true, limit: 1 })) {
+      nextSeq = Number(key.slice(P.journal.length)) + 1;
+    }
+    return new Ledger(db, nextSeq, options.sync ?? true);
+  }
+
+  /** Finish queued work, then close the database. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.queue.idle();
+    await this.db.close();
+  }
+
+  /** The sequence number the next journal entry will get. */
+  get sequence(): number {
+    return this.nextSeq;
+  }
+
+  // ---- accounts -------------------------------------------------------------------------------
+
+  /** Open `party`'s account in `currency` with an opening balance (demo/admin). A second open conflicts. */
+  openAccount(party: PartyId, currency: string, balance: number, at = Date.now()): Promise<Balances> {
+    return this.exclusive(async () => {
+      const account = (await this.getAccount(party)) ?? { party: { ...party }, balances: {} };
+      if (account.balances[currency] !== undefined) {
+        throw ledgerError('ACCESS_CONFLICT', `account: ${party.userId}@${party.subdomainId} already holds ${currency}`);
+      }
+      account.balances[currency] = balance;
+      const seq = this.nextSeq;
+      const entry: JournalEntry = { seq, at, kind: 'open-account', party, amount: balance, currency };
+      await this.commit([this.put(P.account + partyKey(party), account), this.put(seqKey(seq), entry)]);
+      return { ...account.balances };
+    });
+  }
+
+  /** Balances by currency, or undefined if the party has no account. */
+  async balances(party: PartyId): Promise<Balances | undefined> {
+    const account = await this.getAccount(party);
+    return account ? { ...account.balances } : undefined;
+  }
+
+  /** Sum of all balances per currency; settlement moves money, so this changes only when accounts open. */
+  async totals(): Promise<Balances> {
+    const totals: Balances = {};
+    for await (const value of this.db.values({ gte: P.account, lt: P.account + END })) {
+      for (const [currency, amount] of Object.entries((value as AccountValue).balances)) {
+        totals[currency] = (totals[currency] ?? 0) + amount;
+      }
+    }
+    return totals;
+  }
+
+  // ---- settlement -----------------------------------------------------------------------------
+
+  /**
+   * Settle a verified online payment. Rejects a seen nonce (SECURITY 'replayed payment'), an order
+   * already paid (ACCESS_CONFLICT), a missing account (ITEM_NOT_FOUND) and insufficient funds
+   * (ACCESS_DENIED); on any rejection nothing is written.
+   */
+  settleOnline(s: OnlineSettlement, issue: ReceiptIssuer): Promise<SettlementRecord> {
+    return this.exclusive(async () => {
+      const nonceKey = `${P.nonce}${partyKey(s.payer)}/${toHex(s.nonce)}`;
+      if ((await this.db.get(nonceKey)) !== undefined) throw ledgerError('SECURITY', 'replayed payment');
+      const refKey = `${P.payment}online/${partyKey(s.payee)}/${s.orderId}`;
+      if ((await this.db.get(refKey)) !== undefined) throw ledgerError('ACCESS_CONFLICT', `order ${s.orderId} is already paid`);
+      const [payer, payee] = await this.checkTransfer(s.payer, s.payee, s.amount, s.currency);
+      const seq = this.nextSeq;
+      const record: SettlementRecord = {
+        kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency,
+        seq, settledAt: s.at, digest: s.digest, receipt: toBase64url(issue({ seq, settledAt: s.at })),
+      };
+      const entry: JournalEntry = { seq, at: s.at, kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency };
+      await this.commit([...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
+      return record;
+    });
+  }
+
+  /**
+   * Reconcile a verified offline payment. The same payment again is idempotent (the first receipt);
+   * a different payment reusing the payer's counter or the payee's txId is a double spend: recorded
+   * once as a duplicate, never settled.
+   */
+  reconcileOffline(s: OfflineSettlement, issue: ReceiptIssuer): Promise<OfflineOutcome> {
+    return this.exclusive(async (): Promise<OfflineOutcome> => {
+      const refKey = `${P.payment}offline/${partyKey(s.payee)}/${s.txId}`;
+      const counterKey = `${P.counter}${partyKey(s.payer)}/${s.counter}`;
+      const byRef = (await this.db.get(refKey)) as SettlementRecord | undefined;
+      if (byRef && byRef.digest === s.digest) return { status: 'already-reconciled', record: byRef };
+      const claim = (await this.db.get(counterKey)) as CounterClaim | undefined;
+      const byCounter = claim ? ((await this.db.get(claim.reference)) as SettlementRecord | undefined) : undefined;
+      const rival = byCounter ?? byRef;
+      if (rival) return { status: 'duplicate', duplicate: await this.flagDuplicate(s, rival, byCounter ? 'counter' : 'txId') };
+
+      const [payer, payee] = await this.checkTransfer(s.payer, s.payee, s.amount, s.currency);
+      const seq = this.nextSeq;
+      const record: SettlementRecord = {
+        kind: 'offline', reference: s.txId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency,
+        seq, settledAt: s.at, digest: s.digest, receipt: toBase64url(issue({ seq, settledAt: s.at })), counter: s.counter,
+      };
+      const entry: JournalEntry = {
+        seq, at: s.at, kind: 'offline', reference: s.txId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency, counter: s.counter,
+      };
+      const counterClaim: CounterClaim = { reference: refKey, digest: s.digest };
+      await this.commit([...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(counterKey, counterClaim), this.put(seqKey(seq), entry)]);
+      return { status: 'settled', record };
+    });
+  }
+
+  // ---- reads ----------------------------------------------------------------------------------
+
+  /** A settled payment by payee and reference (orderId or txId). */
+  async payment(kind: 'online' | 'offline', payee: PartyId, reference: string): Promise<SettlementRecord | undefined> {
+    return (await this.db.get(`${P.payment}${kind}/${partyKey(payee)}/${reference}`)) as SettlementRecord | undefined;
+  }
+
+  /** Whether the payer's nonce has been used by a settled online payment. */
+  async nonceSeen(payer: PartyId, nonce: Uint8Array): Promise<boolean> {
+    return (await this.db.get(`${P.nonce}${partyKey(payer)}/${toHex(nonce)}`)) !== undefined;
+  }
+
+  /** Journal entries with seq > `after`, oldest first. */
+  async journal(options: { after?: number; limit?: number } = {}): Promise<JournalEntry[]> {
+    const out: JournalEntry[] = [];
+    const it = this.db.values({ gt: seqKey(options.after ?? 0), lt: P.journal + END, limit: options.limit ?? -1 });
+    for await (const value of it) out.push(value as JournalEntry);
+    return out;
+  }
+
+  /** Every flagged double spend, in detection order. */
+  async duplicates(): Promise<DuplicateRecord[]> {
+    const out: DuplicateRecord[] = [];
+    for await (const value of this.db.values({ gte: P.duplicate, lt: P.duplicate + END })) out.push(value as DuplicateRecord);
+    return out.sort((a, b) => a.seq - b.seq);
+  }
+
+  // ---- subdomain matrices ---------------------------------------------------------------------
+
+  /** Remember a registered subdomain's encoded public matrix (verified by the caller). */
+  putSubdomain(subdomainId: string, encodedMatrix: Uint8Array): Promise<void> {
+    return this.exclusive(() => this.commit([this.put(P.subdomain + subdomainId, toBase64url(encodedMatrix))]));
+  }
+
+  async subdomains(): Promise<Array<{ subdomainId: string; encodedMatrix: Uint8Array }>> {
+    const out: Array<{ subdomainId: string; encodedMatrix: Uint8Array }> = [];
+    for await (const [key, value] of this.db.iterator({ gte: P.subdomain, lt: P.subdomain + END })) {
+      out.push({ subdomainId: key.slice(P.subdomain.length), encodedMatrix: fromBase64url(value as string) });
+    }
+    return out;
+  }
+
+  // ---- internals ------------------------------------------------------------------------------
+
+  private exclusive<T>(task: () => Promise<T>): Promise<T> {
+    if (this.closed) return Promise.reject(ledgerError('BUSY', 'ledger: closed'));
+    return this.queue.run(task);
+  }
+
+  private async getAccount(party: PartyId): Promise<AccountValue | undefined> {
+    return (await this.db.get(P.account + partyKey(party))) as AccountValue | undefined;
+  }
+
+  /** The checks every transfer passes before anything is written; returns both accounts. */
+  private async checkTransfer(payerId: PartyId, payeeId: PartyId, amount: number, currency: string): Promise<[AccountValue, AccountValue]> {
+    if (samePartyAs(payerId, payeeId)) throw ledgerError('BAD_PARAMETERS', 'payer and payee are the same party');
+    const payer = await this.getAccount(payerId);
+    if (payer?.balances[currency] === undefined) throw ledgerError('ITEM_NOT_FOUND', `payer has no ${currency} account`);
+    const payee = await this.getAccount(payeeId);
+    if (payee?.balances[currency] === undefined) throw ledgerError('ITEM_NOT_FOUND', `payee has no ${currency} account`);
+    if (payer.balances[currency]! < amount) throw ledgerError('ACCESS_DENIED', 'insufficient funds');
+    if (payee.balances[currency]! + amount > Number.MAX_SAFE_INTEGER) throw ledgerError('OVERFLOW', 'payee balance would overflow');
+    return [payer, payee];
+  }
+
+  private transfer(payer: AccountValue, payee: AccountValue, amount: number, currency: string): Op[] {
+    payer.balances[currency] = payer.balances[currency]! - amount;
+    payee.balances[currency] = payee.balances[currency]! + amount;
+    return [this.put(P.account + partyKey(payer.party), payer), this.put(P.account + partyKey(payee.party), payee)];
+  }
+
+  private async flagDuplicate(s: OfflineSettlement, rival: SettlementRecord, reason: 'counter' | 'txId'): Promise<DuplicateRecord> {
+    const key = P.duplicate + s.digest;
+    const known = (await this.db.get(key)) as DuplicateRecord | undefined;
+    if (known) return known;
+    const seq = this.nextSeq;
+    const duplicate: DuplicateRecord = {
+      seq, detectedAt: s.at, reason, digest: s.digest, payer: s.payer, payee: s.payee, reference: s.txId, counter: s.counter,
+      amount: s.amount, currency: s.currency, conflictsWith: { reference: rival.reference, seq: rival.seq, digest: rival.digest },
+    };
+    const entry: JournalEntry = {
+      seq, at: s.at, kind: 'duplicate', reference: s.txId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency, counter: s.counter,
+    };
+    await this.commit([this.put(key, duplicate), this.put(seqKey(seq), entry)]);
+    return duplicate;
+  }
+
+  private put(key: string, value: unknown): Op {
+    return { type: 'put', key, value };
+  }
+
+  /** One atomic batch; the sequence number advances only if it was written and journalled. */
+  private async commit(ops: Op[]): Promise<void> {
+    await this.db.batch(ops, { sync: this.sync });
+    if (ops.some((op) => op.key.startsWith(P.journal))) this.nextSeq++;
+  }
+}
