@@ -1,0 +1,51 @@
+/**
+ * Set commitment: a keyed additive multiset hash (MSet-Add-Hash, Clarke et al. 2003).
+ *
+ * Each stored record (LevelDB key, value) maps to element = HMAC(elementKey, key || value); the
+ * commitment is the sum of the elements mod 2^256. Adding, replacing or removing one record costs
+ * one HMAC and a 32-byte addition, never a pass over the whole store, yet the commitment pins the
+ * exact set of records: without elementKey the REE can neither compute an element nor find another
+ * set with the same sum.
+ *
+ * Guarantees: integrity of the whole set of records, given that the commitment itself is
+ * authenticated (the state record MACs it). Does not give freshness: an old set with its old state
+ * record is consistent too; the rollback anchor catches that.
+ */
+import { concatBytes } from '../common/bytes.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+
+export const COMMITMENT_BYTES = 32;
+
+export function emptyCommitment(): Uint8Array {
+  return new Uint8Array(COMMITMENT_BYTES);
+}
+
+/** The element of one record. The key has a fixed length, so key || value is unambiguous. */
+export function recordElement(provider: CryptoProvider, elementKey: Uint8Array, levelKey: Uint8Array, value: Uint8Array): Uint8Array {
+  return provider.hmacSha256(elementKey, concatBytes(levelKey, value));
+}
+
+/** a + b mod 2^256 (big-endian), as a new array. */
+export function addElement(sum: Uint8Array, element: Uint8Array): Uint8Array {
+  const out = new Uint8Array(COMMITMENT_BYTES);
+  let carry = 0;
+  for (let i = COMMITMENT_BYTES - 1; i >= 0; i--) {
+    const v = sum[i]! + element[i]! + carry;
+    out[i] = v & 0xff;
+    carry = v >> 8;
+  }
+  return out;
+}
+
+/** a - b mod 2^256 (big-endian), as a new array. */
+export function subtractElement(sum: Uint8Array, element: Uint8Array): Uint8Array {
+  const out = new Uint8Array(COMMITMENT_BYTES);
+  let borrow = 0;
+  for (let i = COMMITMENT_BYTES - 1; i >= 0; i--) {
+    let v = sum[i]! - element[i]! - borrow;
+    borrow = v < 0 ? 1 : 0;
+    if (v < 0) v += 256;
+    out[i] = v;
+  }
+  return out;
+}

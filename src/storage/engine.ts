@@ -1,0 +1,355 @@
+/**
+ * The storage engine: object records (./record.ts) + a state record over their set
+ * (./state.ts, ./commitment.ts) + a rollback anchor (./counter.ts), over one LevelDB directory that
+ * the REE can read, copy, edit and restore.
+ *
+ * Open scans every record once: it recomputes the set commitment, checks the state MAC (any changed,
+ * moved, added, removed or restored record -> CORRUPT_OBJECT), then compares the state generation
+ * with the anchor (older -> SECURITY; one newer is the crash window between the batch and the
+ * counter write, so the anchor catches up; further ahead -> SECURITY). It then keeps the index
+ * (LevelDB key -> version, element) in memory, so writes never re-read state.
+ *
+ * Each change is one atomic LevelDB batch (object records + new state), then the anchor advances,
+ * and only then does the call resolve: a caller that has seen a write succeed (a PIN retry counter
+ * going down) can never have it rolled back, even if the process is killed right after.
+ * Reads check the record's version against the in-memory index and open it with the AEAD, so a
+ * record swapped on disk while the store is open is caught too.
+ *
+ * Not guaranteed: hiding sizes, counts per namespace or access patterns from the REE; survival of a
+ * power cut without `sync`; availability (the REE can always delete the files). Not thread-safe on
+ * its own: the caller (./secure-store.ts) serialises every call.
+ */
+import { Level } from 'level';
+import { TeeError } from '../common/errors.js';
+import type { CryptoProvider } from '../crypto/provider.js';
+import { addElement, emptyCommitment, recordElement, subtractElement } from './commitment.js';
+import { FileRollbackCounter, type RollbackCounter } from './counter.js';
+import { deriveCounterKey, deriveNamespaceKeys, deriveStoreKeys, zeroizeKeys, type NamespaceKeys, type StoreKeys } from './keys.js';
+import { isObjectKey, isStateKey, keyString, namespaceRange, STATE_KEY } from './layout.js';
+import { encodePlaintext, objectKey, openRecord, recordVersion, sealRecord } from './record.js';
+import { encodeState, verifyState } from './state.js';
+
+type Db = Level<Uint8Array, Uint8Array>;
+type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+interface IndexEntry {
+  /** Generation at which the record was written; bound into its AAD. */
+  version: number;
+  /** Its multiset-hash element, kept so a replace or delete needs no re-read. */
+  element: Uint8Array;
+}
+
+/** Per-namespace keys and an id -> LevelDB key cache (complete once `listed`). */
+export interface NamespaceContext {
+  readonly name: string;
+  readonly keys: NamespaceKeys;
+  readonly known: Map<string, Uint8Array>;
+  listed: boolean;
+}
+
+export interface EngineOptions {
+  location: string;
+  counterLocation: string;
+  rootKey: Uint8Array;
+  provider: CryptoProvider;
+  sync: boolean;
+}
+
+interface Change {
+  key: Uint8Array;
+  /** New record value; undefined deletes the record. */
+  value?: Uint8Array;
+}
+
+const NONCE_BYTES = 12;
+const NONCE_POOL = 256;
+
+function errorCode(err: unknown): unknown {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; cause?: { code?: unknown } };
+  return e.cause?.code ?? e.code;
+}
+
+/** Map a level failure to a TeeError without quoting its text (it may contain paths). */
+function levelError(err: unknown, step: string): TeeError {
+  if (err instanceof TeeError) return err;
+  const code = errorCode(err);
+  if (code === 'LEVEL_LOCKED') return new TeeError('ACCESS_CONFLICT', `${step}: database is in use by another store or process`);
+  if (code === 'LEVEL_CORRUPTION') return new TeeError('CORRUPT_OBJECT', `${step}: database files are corrupt`);
+  return new TeeError('GENERIC', `${step}: database I/O failed`);
+}
+
+export class StorageEngine {
+  private readonly index = new Map<string, IndexEntry>();
+  private readonly namespaces = new Map<string, NamespaceContext>();
+  private nonces: Uint8Array = new Uint8Array(0);
+  private nonceOffset = 0;
+  private broken = false;
+  private closed = false;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly counter: RollbackCounter,
+    private readonly provider: CryptoProvider,
+    private readonly rootKey: Uint8Array,
+    private readonly keys: StoreKeys,
+    private readonly sync: boolean,
+    private generation: number,
+    private commitment: Uint8Array,
+  ) {}
+
+  static async open(options: EngineOptions): Promise<StorageEngine> {
+    const { provider, sync } = options;
+    const rootKey = new Uint8Array(options.rootKey);
+    const db: Db = new Level<Uint8Array, Uint8Array>(options.location, { keyEncoding: 'view', valueEncoding: 'view' });
+    let counter: RollbackCounter | undefined;
+    let keys: StoreKeys | undefined;
+    try {
+      const counterKey = deriveCounterKey(provider, rootKey);
+      counter = FileRollbackCounter.open(options.counterLocation, provider, counterKey, sync);
+      try {
+        await db.open();
+      } catch (err) {
+        throw levelError(err, 'open');
+      }
+      if (!counter) {
+        if (!(await isEmpty(db))) throw new TeeError('SECURITY', 'open: rollback anchor is missing for an existing store');
+        counter = FileRollbackCounter.create(options.counterLocation, provider, counterKey, sync);
+      }
+      keys = deriveStoreKeys(provider, rootKey, counter.storeId);
+      const index = new Map<string, IndexEntry>();
+      let commitment = emptyCommitment();
+      let stateValue: Uint8Array | undefined;
+      try {
+        for await (const [key, value] of db.iterator()) {
+          if (isStateKey(key)) stateValue = value;
+          else if (isObjectKey(key)) {
+            const element = recordElement(provider, keys.elementKey, key, value);
+            commitment = addElement(commitment, element);
+            index.set(keyString(key), { version: recordVersion(value), element });
+          } else throw new TeeError('CORRUPT_OBJECT', 'open: unknown record in the database');
+        }
+      } catch (err) {
+        throw levelError(err, 'open: scan');
+      }
+      let generation = 0;
+      if (stateValue) generation = verifyState(provider, keys.stateKey, stateValue, { count: index.size, commitment });
+      else if (index.size > 0) throw new TeeError('CORRUPT_OBJECT', 'open: state record is missing');
+      for (const entry of index.values()) {
+        if (entry.version < 1 || entry.version > generation) throw new TeeError('CORRUPT_OBJECT', 'open: record version out of range');
+      }
+      if (generation < counter.value) throw new TeeError('SECURITY', 'open: store is older than its rollback anchor (rolled back)');
+      if (generation > counter.value + 1) throw new TeeError('SECURITY', 'open: store is ahead of its rollback anchor');
+      // generation == anchor + 1: the last write committed but the process died before the anchor
+      // advanced. The write was never acknowledged as protected; accept it and catch up.
+      if (generation === counter.value + 1) await counter.advance(generation);
+      const engine = new StorageEngine(db, counter, provider, rootKey, keys, sync, generation, commitment);
+      for (const [k, v] of index) engine.index.set(k, v);
+      return engine;
+    } catch (err) {
+      counter?.close();
+      if (keys) zeroizeKeys(keys);
+      rootKey.fill(0);
+      await db.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  namespace(name: string): NamespaceContext {
+    this.assertUsable();
+    let ctx = this.namespaces.get(name);
+    if (!ctx) {
+      ctx = { name, keys: deriveNamespaceKeys(this.provider, this.rootKey, this.counter.storeId, name), known: new Map(), listed: false };
+      this.namespaces.set(name, ctx);
+    }
+    return ctx;
+  }
+
+  /** The LevelDB key of an id, from the cache when the object is known. */
+  private keyOf(ns: NamespaceContext, id: string): Uint8Array {
+    return ns.known.get(id) ?? objectKey(this.provider, ns.keys, id);
+  }
+
+  /** The key of an existing object (remembered from now on), or undefined. */
+  private existingKey(ns: NamespaceContext, id: string): Uint8Array | undefined {
+    const key = this.keyOf(ns, id);
+    if (!this.index.has(keyString(key))) return undefined;
+    ns.known.set(id, key);
+    return key;
+  }
+
+  has(ns: NamespaceContext, id: string): boolean {
+    this.assertUsable();
+    return this.existingKey(ns, id) !== undefined;
+  }
+
+  async read(ns: NamespaceContext, id: string): Promise<Uint8Array> {
+    this.assertUsable();
+    const key = this.existingKey(ns, id);
+    if (!key) throw new TeeError('ITEM_NOT_FOUND', 'get: no such object');
+    return this.readKey(ns, key, id);
+  }
+
+  /** Read and check one record against the index. */
+  private async readKey(ns: NamespaceContext, key: Uint8Array, id?: string): Promise<Uint8Array> {
+    const entry = this.index.get(keyString(key));
+    if (!entry) throw new TeeError('ITEM_NOT_FOUND', 'get: no such object');
+    let value: Uint8Array | undefined;
+    try {
+      value = await this.db.get(key);
+    } catch (err) {
+      throw levelError(err, 'get');
+    }
+    if (value === undefined) throw new TeeError('CORRUPT_OBJECT', 'get: object record is missing from the database');
+    if (recordVersion(value) !== entry.version) throw new TeeError('SECURITY', 'get: object record is not the latest version (rolled back)');
+    return openRecord(this.provider, ns.keys, key, value, id).data;
+  }
+
+  /** Store a record; `plaintext` comes from encodePlaintext(id, data). */
+  async write(ns: NamespaceContext, id: string, plaintext: Uint8Array, exclusive: boolean): Promise<void> {
+    this.assertUsable();
+    const key = this.keyOf(ns, id);
+    if (exclusive && this.index.has(keyString(key))) throw new TeeError('ACCESS_CONFLICT', 'put: object already exists');
+    const version = this.generation + 1;
+    await this.commit([{ key, value: sealRecord(this.provider, ns.keys, key, version, plaintext, this.nextNonce()) }]);
+    ns.known.set(id, key);
+  }
+
+  async remove(ns: NamespaceContext, id: string): Promise<void> {
+    this.assertUsable();
+    const key = this.existingKey(ns, id);
+    if (!key) throw new TeeError('ITEM_NOT_FOUND', 'delete: no such object');
+    await this.commit([{ key }]);
+    ns.known.delete(id);
+  }
+
+  /** Move an object to a new id in one batch; it is re-sealed, since its id is bound to it. */
+  async rename(ns: NamespaceContext, from: string, to: string): Promise<void> {
+    this.assertUsable();
+    const fromKey = this.existingKey(ns, from);
+    if (!fromKey) throw new TeeError('ITEM_NOT_FOUND', 'rename: no such object');
+    if (this.existingKey(ns, to)) throw new TeeError('ACCESS_CONFLICT', 'rename: target id already exists');
+    const toKey = this.keyOf(ns, to);
+    const data = await this.readKey(ns, fromKey, from);
+    const plaintext = encodePlaintext(to, data);
+    data.fill(0);
+    const value = sealRecord(this.provider, ns.keys, toKey, this.generation + 1, plaintext, this.nextNonce());
+    plaintext.fill(0);
+    await this.commit([{ key: fromKey }, { key: toKey, value }]);
+    ns.known.delete(from);
+    ns.known.set(to, toKey);
+  }
+
+  async list(ns: NamespaceContext, prefix: string): Promise<string[]> {
+    this.assertUsable();
+    if (!ns.listed) await this.loadIds(ns);
+    const ids: string[] = [];
+    for (const id of ns.known.keys()) if (id.startsWith(prefix)) ids.push(id);
+    return ids.sort();
+  }
+
+  /** Learn every id of a namespace: ids live only inside the ciphertext, so decrypt each record once. */
+  private async loadIds(ns: NamespaceContext): Promise<void> {
+    const found = new Map<string, Uint8Array>();
+    try {
+      for await (const [key, value] of this.db.iterator(namespaceRange(ns.keys.tag))) {
+        const entry = this.index.get(keyString(key));
+        if (!entry) throw new TeeError('CORRUPT_OBJECT', 'list: record is not in the authenticated index');
+        if (recordVersion(value) !== entry.version) throw new TeeError('SECURITY', 'list: object record is not the latest version (rolled back)');
+        const opened = openRecord(this.provider, ns.keys, key, value);
+        opened.data.fill(0);
+        found.set(opened.id, new Uint8Array(key));
+      }
+    } catch (err) {
+      throw levelError(err, 'list');
+    }
+    ns.known.clear();
+    for (const [id, key] of found) ns.known.set(id, key);
+    ns.listed = true;
+  }
+
+  /**
+   * Apply changes (distinct keys) and a new state in one atomic batch, then advance the anchor.
+   * Memory follows the batch once it has committed, whatever happens to the anchor after.
+   */
+  private async commit(changes: Change[]): Promise<void> {
+    const generation = this.generation + 1;
+    let commitment = this.commitment;
+    let count = this.index.size;
+    const added: [string, IndexEntry][] = [];
+    const removed: string[] = [];
+    const ops: BatchOp[] = [];
+    for (const change of changes) {
+      const ks = keyString(change.key);
+      const old = this.index.get(ks);
+      if (old) {
+        commitment = subtractElement(commitment, old.element);
+        count--;
+        removed.push(ks);
+      }
+      if (change.value) {
+        const element = recordElement(this.provider, this.keys.elementKey, change.key, change.value);
+        commitment = addElement(commitment, element);
+        count++;
+        added.push([ks, { version: generation, element }]);
+        ops.push({ type: 'put', key: change.key, value: change.value });
+      } else ops.push({ type: 'del', key: change.key });
+    }
+    ops.push({ type: 'put', key: STATE_KEY, value: encodeState(this.provider, this.keys.stateKey, { generation, count, commitment }) });
+    try {
+      await this.db.batch(ops, { sync: this.sync });
+    } catch (err) {
+      throw levelError(err, 'write');
+    }
+    for (const ks of removed) this.index.delete(ks);
+    for (const [ks, entry] of added) this.index.set(ks, entry);
+    this.generation = generation;
+    this.commitment = commitment;
+    try {
+      await this.counter.advance(generation);
+    } catch {
+      // The batch is durable but not yet protected; one more write would put the store two
+      // generations ahead of its anchor. Refuse further work: reopening accepts this state.
+      this.broken = true;
+      throw new TeeError('BAD_STATE', 'write: rollback counter did not advance; reopen the store');
+    }
+  }
+
+  private nextNonce(): Uint8Array {
+    if (this.nonceOffset + NONCE_BYTES > this.nonces.length) {
+      this.nonces = this.provider.randomBytes(NONCE_BYTES * NONCE_POOL);
+      this.nonceOffset = 0;
+    }
+    const nonce = this.nonces.subarray(this.nonceOffset, this.nonceOffset + NONCE_BYTES);
+    this.nonceOffset += NONCE_BYTES;
+    return nonce;
+  }
+
+  private assertUsable(): void {
+    if (this.closed) throw new TeeError('BAD_STATE', 'store is closed');
+    if (this.broken) throw new TeeError('BAD_STATE', 'store needs to be reopened after a failed write');
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.counter.close();
+    zeroizeKeys(this.keys);
+    for (const ns of this.namespaces.values()) zeroizeKeys(ns.keys);
+    this.rootKey.fill(0);
+    try {
+      await this.db.close();
+    } catch (err) {
+      throw levelError(err, 'close');
+    }
+  }
+}
+
+async function isEmpty(db: Db): Promise<boolean> {
+  try {
+    for await (const _key of db.keys({ limit: 1 })) return false;
+    return true;
+  } catch (err) {
+    throw levelError(err, 'open');
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * Object records: one object sealed with ChaCha20-Poly1305 (through the provider) under its
+ * namespace's key.
+ *
+ *   value     = format (1) || version (u64 BE, 8) || nonce (12) || ciphertext || tag (16)
+ *   plaintext = id length (u16 BE) || id (UTF-8) || data
+ *   AAD       = 'tee-sim/storage/v1/object' || format || version || LevelDB key
+ *
+ * The LevelDB key is namespace tag || HMAC(idKey, id), so the AAD binds the namespace and the id
+ * (and the namespace key binds the namespace again); the id inside the plaintext is checked
+ * against the key after decryption, which lets `list` recover ids it does not yet know.
+ * Nonces are random (96 bits): safe far beyond any realistic number of writes per key.
+ *
+ * Guarantees: confidentiality of id and data; integrity of one record and its binding to its slot
+ * (namespace, id) and version: a record moved to another slot, or a version edited, fails to open.
+ * Does not guarantee freshness: an older record of the same slot opens under its own old version;
+ * the caller must compare the version with the authenticated index.
+ */
+import { concatBytes, utf8, fromUtf8 } from '../common/bytes.js';
+import { TeeError } from '../common/errors.js';
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type CryptoProvider } from '../crypto/provider.js';
+import { objectKeyOf } from './layout.js';
+import type { NamespaceKeys } from './keys.js';
+
+export const RECORD_FORMAT_V1 = 0x01;
+const AEAD = 'chacha20-poly1305';
+const HEADER_BYTES = 1 + 8;
+const MIN_RECORD_BYTES = HEADER_BYTES + AEAD_NONCE_BYTES + 2 + AEAD_TAG_BYTES;
+const AAD_DOMAIN = utf8('tee-sim/storage/v1/object');
+
+export function objectKey(provider: CryptoProvider, keys: NamespaceKeys, id: string): Uint8Array {
+  return objectKeyOf(keys.tag, provider.hmacSha256(keys.idKey, utf8(id)));
+}
+
+/** The plaintext of a record; built before the write is queued, so it snapshots the caller's data. */
+export function encodePlaintext(id: string, data: Uint8Array): Uint8Array {
+  const idBytes = utf8(id);
+  const out = new Uint8Array(2 + idBytes.length + data.length);
+  new DataView(out.buffer).setUint16(0, idBytes.length);
+  out.set(idBytes, 2);
+  out.set(data, 2 + idBytes.length);
+  return out;
+}
+
+function header(version: number): Uint8Array {
+  const h = new Uint8Array(HEADER_BYTES);
+  h[0] = RECORD_FORMAT_V1;
+  new DataView(h.buffer).setBigUint64(1, BigInt(version));
+  return h;
+}
+
+function aad(head: Uint8Array, levelKey: Uint8Array): Uint8Array {
+  return concatBytes(AAD_DOMAIN, head, levelKey);
+}
+
+export function sealRecord(
+  provider: CryptoProvider,
+  keys: NamespaceKeys,
+  levelKey: Uint8Array,
+  version: number,
+  plaintext: Uint8Array,
+  nonce: Uint8Array,
+): Uint8Array {
+  const head = header(version);
+  const sealed = provider.aeadSeal(AEAD, keys.encKey, nonce, plaintext, aad(head, levelKey));
+  return concatBytes(head, nonce, sealed);
+}
+
+/** The version in a record's header, unauthenticated until the record is opened. */
+export function recordVersion(value: Uint8Array): number {
+  if (value.length < MIN_RECORD_BYTES || value[0] !== RECORD_FORMAT_V1) {
+    throw new TeeError('CORRUPT_OBJECT', 'object record: malformed header');
+  }
+  const v = new DataView(value.buffer, value.byteOffset, value.byteLength).getBigUint64(1);
+  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new TeeError('CORRUPT_OBJECT', 'object record: version out of range');
+  return Number(v);
+}
+
+export interface OpenedRecord {
+  id: string;
+  data: Uint8Array;
+}
+
+/**
+ * Decrypt a record read from `levelKey`. Throws CORRUPT_OBJECT if it does not authenticate, or if
+ * `expectedId` is given and differs. A record that authenticates was sealed by this module for this
+ * key, and the key was computed from the id inside it, so the id needs no second HMAC here.
+ */
+export function openRecord(
+  provider: CryptoProvider,
+  keys: NamespaceKeys,
+  levelKey: Uint8Array,
+  value: Uint8Array,
+  expectedId?: string,
+): OpenedRecord {
+  recordVersion(value);
+  const head = value.subarray(0, HEADER_BYTES);
+  const nonce = value.subarray(HEADER_BYTES, HEADER_BYTES + AEAD_NONCE_BYTES);
+  const sealed = value.subarray(HEADER_BYTES + AEAD_NONCE_BYTES);
+  let plaintext: Uint8Array;
+  try {
+    plaintext = provider.aeadOpen(AEAD, keys.encKey, nonce, sealed, aad(head, levelKey));
+  } catch {
+    throw new TeeError('CORRUPT_OBJECT', 'object record: authentication failed');
+  }
+  try {
+    const idLength = new DataView(plaintext.buffer, plaintext.byteOffset, plaintext.byteLength).getUint16(0);
+    if (2 + idLength > plaintext.length) throw new TeeError('CORRUPT_OBJECT', 'object record: malformed plaintext');
+    const id = fromUtf8(plaintext.subarray(2, 2 + idLength));
+    if (expectedId !== undefined && id !== expectedId) throw new TeeError('CORRUPT_OBJECT', 'object record: id does not match');
+    return { id, data: plaintext.slice(2 + idLength) };
+  } catch (err) {
+    if (err instanceof TeeError) throw err;
+    throw new TeeError('CORRUPT_OBJECT', 'object record: malformed plaintext');
+  } finally {
+    plaintext.fill(0);
+  }
+}
