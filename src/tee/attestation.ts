@@ -10,7 +10,7 @@
  */
 import { TeeError } from '../common/errors.js';
 import { aarray, abytes, aint, aobject, aoneOf, astring } from '../common/checks.js';
-import { constantTimeEqual } from '../common/bytes.js';
+import { constantTimeEqual, copyBytes } from '../common/bytes.js';
 import { decode, encode } from '../common/codec.js';
 import { SIGNATURE_ALGORITHMS, type CryptoProvider } from '../crypto/provider.js';
 import { verifyCertificate, type Certificate, type RootKey } from '../channel/index.js';
@@ -212,7 +212,7 @@ export function createAttestationPta(deps: AttestationPtaDeps): TrustedApplicati
       if (!deps.device) throw new TeeError('NOT_SUPPORTED', 'attestation: this device has no attestation key');
       const identity = deps.trustedKeyIdentity();
       const report = createAttestationReport(deps.provider, deps.device, {
-        nonce: nonce.slice(),
+        nonce: copyBytes(nonce),
         measurements: deps.measurements(),
         ...(identity ? { trustedKeyIdentity: identity } : {}),
         timestamp: deps.now(),

@@ -5,6 +5,7 @@
  */
 import { TeeError, type TeeOrigin } from '../common/errors.js';
 import { aarray, abytes, aint, aobject, aoneOf } from '../common/checks.js';
+import { copyBytes } from '../common/bytes.js';
 
 export const MAX_PARAMS = 4;
 /** Largest memref in either direction (GP leaves this to the implementation). */
@@ -183,6 +184,6 @@ export function collectOutputs(requested: readonly Param[], produced: readonly P
       // GP's TEE_ERROR_SHORT_BUFFER: the caller must retry with a larger buffer.
       throw new TeeError('OVERFLOW', `param ${i}: output of ${bytes.length} bytes exceeds the ${capacity}-byte buffer`, 'TRUSTED_APP');
     }
-    return { type: req.type as MemrefParamType, buffer: bytes.slice() };
+    return { type: req.type as MemrefParamType, buffer: copyBytes(bytes) };
   });
 }

@@ -7,7 +7,7 @@
 import { join } from 'node:path';
 import { TeeError } from '../common/errors.js';
 import { abytes, aobject } from '../common/checks.js';
-import { zeroize } from '../common/bytes.js';
+import { copyBytes, zeroize } from '../common/bytes.js';
 import type { TraceSink } from '../common/trace.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { defaultProvider } from '../crypto/index.js';
@@ -121,7 +121,7 @@ export class TeeOs {
       throw new TeeError('BAD_PARAMETERS', 'TeeOs: the device key must be P-256', 'API');
     }
     const huk = options.hardwareUniqueKey
-      ? abytes(options.hardwareUniqueKey, 'hardwareUniqueKey', HUK_BYTES).slice()
+      ? copyBytes(abytes(options.hardwareUniqueKey, 'hardwareUniqueKey', HUK_BYTES))
       : await loadOrCreateHuk(provider, options.dataDir);
     const storageKey = deriveStorageKey(provider, huk);
     zeroize(huk);
@@ -170,7 +170,7 @@ export class TeeOs {
   get installedTas(): InstalledTa[] {
     const out: InstalledTa[] = [];
     for (const ta of this.#registry.values()) {
-      if (ta.manifest) out.push({ uuid: ta.uuid, name: ta.name, version: ta.manifest.version, measurement: ta.manifest.measurement.slice() });
+      if (ta.manifest) out.push({ uuid: ta.uuid, name: ta.name, version: ta.manifest.version, measurement: copyBytes(ta.manifest.measurement) });
     }
     return out;
   }

@@ -283,6 +283,20 @@ describe('TEE OS boot and shutdown', () => {
     }
   });
 
+  it('uses a given HUK without wiping the caller\'s buffer', async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const huk = Buffer.from(provider.randomBytes(32));
+      const copy = new Uint8Array(huk);
+      const tee = await TeeOs.create({ provider, dataDir: dir, trustedTaSigners, hardwareUniqueKey: huk });
+      await tee.close();
+      expect(new Uint8Array(huk)).toEqual(copy);
+      await expect(stat(join(teePrivateDir(dir), 'huk'))).rejects.toThrow();
+    } finally {
+      await cleanup();
+    }
+  });
+
   it('refuses a HUK of the wrong size', async () => {
     const { dir, cleanup } = await tempDir();
     try {
