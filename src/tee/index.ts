@@ -83,3 +83,4 @@ export {
   type TrustedKeyIdentity,
 } from './attestation.js';
 export { teePrivateDir, reeFsDir, HUK_BYTES } from './hardware-key.js';
+export { readTaCode } from './ta-code.js';

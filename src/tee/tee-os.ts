@@ -125,13 +125,19 @@ export class TeeOs {
       : await loadOrCreateHuk(provider, options.dataDir);
     const storageKey = deriveStorageKey(provider, huk);
     zeroize(huk);
-    const store = await SecureStore.open({
-      location: reeFsDir(options.dataDir),
-      counterLocation: join(teePrivateDir(options.dataDir), 'counters'),
-      rootKey: storageKey,
-      provider,
-      ...(options.sync !== undefined ? { sync: options.sync } : {}),
-    });
+    let store: SecureStore;
+    try {
+      store = await SecureStore.open({
+        location: reeFsDir(options.dataDir),
+        counterLocation: join(teePrivateDir(options.dataDir), 'counters'),
+        rootKey: storageKey,
+        provider,
+        ...(options.sync !== undefined ? { sync: options.sync } : {}),
+      });
+    } finally {
+      // The store keeps its own copy of the key.
+      zeroize(storageKey);
+    }
     return new TeeOs(provider, store, options);
   }
 

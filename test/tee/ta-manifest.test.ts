@@ -3,6 +3,7 @@ import { TeeError } from '../../src/common/errors.js';
 import { utf8 } from '../../src/common/bytes.js';
 import { PROVIDERS, type SignatureAlgorithm } from '../../src/crypto/index.js';
 import { measureTaCode, signTaManifest, verifyTaPackage, type TaPackage } from '../../src/tee/ta-manifest.js';
+import { readTaCode } from '../../src/tee/ta-code.js';
 
 const provider = PROVIDERS.native;
 const code = utf8('export const ta = { onInvokeCommand() {} };');
@@ -86,5 +87,13 @@ describe('signTaManifest', () => {
     expect(() =>
       signTaManifest(provider, s.signing, { uuid: UUID, name: 'x', version: '1', measurement: new Uint8Array(32), flags: {}, signer: 'b' }),
     ).toThrowError(/different signer/);
+  });
+});
+
+describe('readTaCode', () => {
+  it('reads a module source as the bytes to measure, and fails typed for a missing file', async () => {
+    const code = await readTaCode(new URL('./fixtures/test-ta.ts', import.meta.url));
+    expect(new TextDecoder().decode(code)).toContain('export const testTa');
+    await expect(readTaCode(new URL('./fixtures/missing-ta.ts', import.meta.url))).rejects.toMatchObject({ code: 'ITEM_NOT_FOUND' });
   });
 });
