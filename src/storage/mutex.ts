@@ -11,9 +11,4 @@ export class Mutex {
     this.tail = result.catch(() => undefined);
     return result;
   }
-
-  /** Resolves once every task queued so far has settled. */
-  idle(): Promise<void> {
-    return this.tail.then(() => undefined);
-  }
 }
