@@ -69,9 +69,12 @@ async function throughputRows(provider: CryptoProvider, progress: (t: string) =>
   let received = 0;
   let target = 0;
   let wake: (() => void) | undefined;
+  let abort: ((err: Error) => void) | undefined;
   tee.onNotification('blob', () => {
     if (++received === target) wake?.();
   });
+  // A channel that fails mid-run must stop the benchmark, not leave it waiting for notifications.
+  for (const ch of [tk, tee]) ch.onClose((err) => abort?.(err ?? new Error('channel closed during the benchmark')));
 
   for (const [label, size] of SIZES) {
     const payload = provider.randomBytes(size);
@@ -98,7 +101,10 @@ async function throughputRows(provider: CryptoProvider, progress: (t: string) =>
       `channel notify ${label} (one-way)`,
       () => {
         target = received + batch;
-        const done = new Promise<void>((resolve) => (wake = resolve));
+        const done = new Promise<void>((resolve, reject) => {
+          wake = resolve;
+          abort = reject;
+        });
         for (let i = 0; i < batch; i++) tk.notify('blob', payload);
         return done;
       },
@@ -114,6 +120,7 @@ async function throughputRows(provider: CryptoProvider, progress: (t: string) =>
     );
     rows.push(compare('channel', provider.name, roundTrip, baseline));
   }
+  abort = undefined;
   tk.close();
   return rows;
 }
