@@ -1,9 +1,21 @@
 /** Input checks shared by both providers, so they reject bad input with the same codes and messages. */
 import { TeeError } from '../common/errors.js';
-import { AEAD_KEY_BYTES, AEAD_NONCE_BYTES, type KeyAlgorithm } from './provider.js';
+import {
+  AEAD_ALGORITHMS,
+  AEAD_KEY_BYTES,
+  AEAD_NONCE_BYTES,
+  KEY_ALGORITHMS,
+  SIGNATURE_ALGORITHMS,
+  type AeadAlgorithm,
+  type KeyAlgorithm,
+  type SignatureAlgorithm,
+} from './provider.js';
 
 export const MAX_RANDOM_BYTES = 1 << 20;
 export const MAX_HKDF_BYTES = 255 * 32;
+
+/** The P-256 group order n; a secret scalar must lie in [1, n-1]. */
+export const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
 
 export function checkRandomLength(length: number): void {
   if (!Number.isSafeInteger(length) || length < 0 || length > MAX_RANDOM_BYTES) {
@@ -17,10 +29,58 @@ export function checkHkdfLength(length: number): void {
   }
 }
 
+/** Unknown algorithm names are NOT_SUPPORTED, checked before any other argument. */
+export function checkKeyAlgorithm(algorithm: unknown, op: string): asserts algorithm is KeyAlgorithm {
+  if (!(KEY_ALGORITHMS as readonly unknown[]).includes(algorithm)) {
+    throw new TeeError('NOT_SUPPORTED', `${op}: unknown algorithm`);
+  }
+}
+
+export function checkSignatureAlgorithm(algorithm: unknown, op: string): asserts algorithm is SignatureAlgorithm {
+  if (!(SIGNATURE_ALGORITHMS as readonly unknown[]).includes(algorithm)) {
+    throw new TeeError('NOT_SUPPORTED', `${op}: unknown algorithm`);
+  }
+}
+
+export function checkAeadAlgorithm(algorithm: unknown): asserts algorithm is AeadAlgorithm {
+  if (!(AEAD_ALGORITHMS as readonly unknown[]).includes(algorithm)) {
+    throw new TeeError('NOT_SUPPORTED', 'aead: unknown algorithm');
+  }
+}
+
 export function checkSecretKey(algorithm: KeyAlgorithm, secretKey: Uint8Array): void {
   if (!(secretKey instanceof Uint8Array) || secretKey.length !== 32) {
     throw new TeeError('BAD_PARAMETERS', `${algorithm}: secret key must be 32 bytes`);
   }
+}
+
+/** Big-endian unsigned integer of a byte string. */
+export function bytesToBigInt(bytes: Uint8Array): bigint {
+  let hex = '';
+  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
+  return hex === '' ? 0n : BigInt('0x' + hex);
+}
+
+/** A 32-byte secret key that is also a valid P-256 scalar in [1, n-1]. */
+export function checkP256SecretKey(secretKey: Uint8Array): void {
+  checkSecretKey('p256', secretKey);
+  const s = bytesToBigInt(secretKey);
+  if (s === 0n || s >= P256_ORDER) throw new TeeError('BAD_PARAMETERS', 'p256: invalid secret key');
+}
+
+/** Secret-key check for any key algorithm (length, plus the scalar range for P-256). */
+export function checkSecretKeyFor(algorithm: KeyAlgorithm, secretKey: Uint8Array): void {
+  if (algorithm === 'p256') checkP256SecretKey(secretKey);
+  else checkSecretKey(algorithm, secretKey);
+}
+
+/** Any byte input ('<title> must be bytes'): Node would accept strings and noble would crash with its own error. */
+export function checkInputBytes(value: unknown, title: string): asserts value is Uint8Array {
+  if (!(value instanceof Uint8Array)) throw new TeeError('BAD_PARAMETERS', `${title} must be bytes`);
+}
+
+export function checkMessage(message: unknown, op: string): asserts message is Uint8Array {
+  checkInputBytes(message, `${op}: message`);
 }
 
 export function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
@@ -30,6 +90,18 @@ export function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {
   if (!(nonce instanceof Uint8Array) || nonce.length !== AEAD_NONCE_BYTES) {
     throw new TeeError('BAD_PARAMETERS', `aead: nonce must be ${AEAD_NONCE_BYTES} bytes`);
   }
+}
+
+/** Plaintext, ciphertext and associated data must be bytes (Node would accept strings, noble would crash). */
+export function checkAeadData(value: unknown, title: string): void {
+  checkInputBytes(value, `aead: ${title}`);
+}
+
+/** A SEC1 P-256 encoding of the right shape: 0x02/0x03 + 32 bytes, or 0x04 + 64 bytes (no hybrid 0x06/0x07). */
+export function isP256EncodingShape(bytes: Uint8Array): boolean {
+  if (bytes.length === 33) return bytes[0] === 0x02 || bytes[0] === 0x03;
+  if (bytes.length === 65) return bytes[0] === 0x04;
+  return false;
 }
 
 export function isAllZero(bytes: Uint8Array): boolean {

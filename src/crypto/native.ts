@@ -4,7 +4,13 @@
  * expose, stays on noble.
  *
  * Raw keys are turned into KeyObjects once and cached in a WeakMap keyed by the Uint8Array itself:
- * callers that keep a key in one buffer (the trusted key's key table does) pay the import once.
+ * callers that keep a key in one buffer (the trusted key's key table does) pay the import once. A hit
+ * is used only while the buffer still holds the bytes the KeyObject was built from.
+ *
+ * Where OpenSSL is more lenient than the reference, the reference's rule is applied first: Ed25519
+ * public keys must decode strictly and not be of small order (checked with noble, once per cached key),
+ * P-256 keys must be compressed or uncompressed SEC1 (no hybrid form), HKDF info over 1024 bytes
+ * (which hkdfSync refuses) goes through HMAC.
  */
 import {
   createCipheriv,
@@ -19,10 +25,12 @@ import {
   hkdfSync,
   randomBytes as nodeRandomBytes,
   sign as nodeSign,
+  timingSafeEqual,
   verify as nodeVerify,
   type CipherGCMTypes,
   type KeyObject,
 } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { TeeError } from '../common/errors.js';
 import { nobleP256Arithmetic } from './noble.js';
 import {
@@ -33,10 +41,29 @@ import {
   type KeyPair,
   type SignatureAlgorithm,
 } from './provider.js';
-import { checkAeadInputs, checkHkdfLength, checkRandomLength, checkSecretKey, isAllZero } from './common.js';
+import {
+  bytesToBigInt,
+  checkAeadAlgorithm,
+  checkAeadData,
+  checkAeadInputs,
+  checkHkdfLength,
+  checkInputBytes,
+  checkKeyAlgorithm,
+  checkMessage,
+  checkP256SecretKey,
+  checkRandomLength,
+  checkSecretKey,
+  checkSecretKeyFor,
+  checkSignatureAlgorithm,
+  isAllZero,
+  isP256EncodingShape,
+  P256_ORDER,
+} from './common.js';
 
-const P256_N = nobleP256Arithmetic.order;
+const P256_N = P256_ORDER;
 const P256_HALF_N = P256_N >> 1n;
+/** node:crypto's hkdfSync refuses info longer than this; longer info takes the HMAC path. */
+const NODE_HKDF_MAX_INFO = 1024;
 
 // DER prefixes: fixed for each algorithm, so raw keys wrap into SPKI/PKCS#8 without a parser.
 const SPKI_P256_UNCOMPRESSED = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
@@ -47,8 +74,23 @@ const PKCS8_X25519 = Buffer.from('302e020100300506032b656e04220420', 'hex');
 // RFC 5915 ECPrivateKey inside PKCS#8, without the optional public key.
 const PKCS8_P256 = Buffer.from('3041020100301306072a8648ce3d020106082a8648ce3d030107042730250201010420', 'hex');
 
-const privateCache = new WeakMap<Uint8Array, { alg: KeyAlgorithm; key: KeyObject }>();
-const publicCache = new WeakMap<Uint8Array, { alg: KeyAlgorithm; key: KeyObject }>();
+/**
+ * Cache entries remember what the bytes were when the KeyObject was built: a caller may overwrite
+ * (zeroize, reuse) the same Uint8Array, and a hit must then miss instead of using the old key.
+ * Secret keys are remembered by their SHA-256 only, so the cache holds no extra copy of the secret.
+ */
+interface PrivateEntry {
+  readonly alg: KeyAlgorithm;
+  readonly key: KeyObject;
+  readonly fingerprint: Buffer;
+}
+interface PublicEntry {
+  readonly alg: KeyAlgorithm;
+  readonly key: KeyObject;
+  readonly copy: Buffer;
+}
+const privateCache = new WeakMap<Uint8Array, PrivateEntry>();
+const publicCache = new WeakMap<Uint8Array, PublicEntry>();
 
 function buf(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -58,22 +100,17 @@ function u8(b: Buffer | ArrayBuffer): Uint8Array {
   return b instanceof ArrayBuffer ? new Uint8Array(b) : new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
 
-function checkP256Scalar(secretKey: Uint8Array): void {
-  const s = BigInt('0x' + buf(secretKey).toString('hex'));
-  if (s === 0n || s >= P256_N) throw new TeeError('BAD_PARAMETERS', 'p256: invalid secret key');
+function fingerprint(secretKey: Uint8Array): Buffer {
+  return createHash('sha256').update(secretKey).digest();
 }
 
 function privateKeyObject(alg: KeyAlgorithm, secretKey: Uint8Array): KeyObject {
+  checkSecretKeyFor(alg, secretKey);
+  const fp = fingerprint(secretKey);
   const hit = privateCache.get(secretKey);
-  if (hit && hit.alg === alg) return hit.key;
-  checkSecretKey(alg, secretKey);
-  let der: Buffer;
-  if (alg === 'p256') {
-    checkP256Scalar(secretKey);
-    der = Buffer.concat([PKCS8_P256, buf(secretKey)]);
-  } else {
-    der = Buffer.concat([alg === 'ed25519' ? PKCS8_ED25519 : PKCS8_X25519, buf(secretKey)]);
-  }
+  if (hit && hit.alg === alg && timingSafeEqual(hit.fingerprint, fp)) return hit.key;
+  const prefix = alg === 'p256' ? PKCS8_P256 : alg === 'ed25519' ? PKCS8_ED25519 : PKCS8_X25519;
+  const der = Buffer.concat([prefix, buf(secretKey)]);
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
@@ -82,26 +119,40 @@ function privateKeyObject(alg: KeyAlgorithm, secretKey: Uint8Array): KeyObject {
   } finally {
     der.fill(0);
   }
-  privateCache.set(secretKey, { alg, key });
+  privateCache.set(secretKey, { alg, key, fingerprint: fp });
   return key;
+}
+
+/**
+ * Ed25519 public keys OpenSSL would take but the reference rejects (RFC 8032 strict decoding, as noble
+ * with zip215: false): non-canonical encodings and small-order points. With a small-order key,
+ * OpenSSL's cofactorless check accepts R = identity, S = 0 as a signature on every message.
+ */
+function isStrictEd25519PublicKey(publicKey: Uint8Array): boolean {
+  try {
+    return !ed25519.Point.fromBytes(publicKey, false).isSmallOrder();
+  } catch {
+    return false;
+  }
 }
 
 /** Public KeyObject, or null for malformed input (verify must not throw). */
 function publicKeyObject(alg: KeyAlgorithm, publicKey: Uint8Array): KeyObject | null {
   const hit = publicCache.get(publicKey);
-  if (hit && hit.alg === alg) return hit.key;
+  if (hit && hit.alg === alg && hit.copy.equals(publicKey)) return hit.key;
   let der: Buffer;
   try {
     if (alg === 'p256') {
-      if (publicKey.length !== 33 && publicKey.length !== 65) return null;
+      if (!isP256EncodingShape(publicKey)) return null;
       const uncompressed = publicKey.length === 65 ? buf(publicKey) : (ECDH.convertKey(buf(publicKey), 'prime256v1', undefined, undefined, 'uncompressed') as Buffer);
       der = Buffer.concat([SPKI_P256_UNCOMPRESSED, uncompressed]);
     } else {
       if (publicKey.length !== 32) return null;
+      if (alg === 'ed25519' && !isStrictEd25519PublicKey(publicKey)) return null;
       der = Buffer.concat([alg === 'ed25519' ? SPKI_ED25519 : SPKI_X25519, buf(publicKey)]);
     }
     const key = createPublicKey({ key: der, format: 'der', type: 'spki' });
-    publicCache.set(publicKey, { alg, key });
+    publicCache.set(publicKey, { alg, key, copy: Buffer.from(publicKey) });
     return key;
   } catch {
     return null;
@@ -114,19 +165,30 @@ function rawPublicKey(alg: KeyAlgorithm, key: KeyObject): Uint8Array {
     const x = Buffer.from(jwk.x as string, 'base64url');
     const y = Buffer.from(jwk.y as string, 'base64url');
     const out = new Uint8Array(33);
-    out[0] = (y[31]! & 1) === 1 ? 0x03 : 0x02;
-    out.set(x, 1);
+    out[0] = (y[y.length - 1]! & 1) === 1 ? 0x03 : 0x02;
+    out.set(x, 33 - x.length);
     return out;
   }
   return u8(Buffer.from(jwk.x as string, 'base64url'));
 }
 
-function bytesToBigInt(bytes: Uint8Array): bigint {
-  return BigInt('0x' + buf(bytes).toString('hex'));
-}
-
 function bigIntTo32(value: bigint): Buffer {
   return Buffer.from(value.toString(16).padStart(64, '0'), 'hex');
+}
+
+/** RFC 5869 with HMAC-SHA256, for inputs node:crypto's hkdfSync refuses (info over 1024 bytes). */
+function hkdfWithHmac(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  const prk = createHmac('sha256', salt.length === 0 ? Buffer.alloc(32) : salt).update(ikm).digest();
+  const out = new Uint8Array(length);
+  let block: Buffer = Buffer.alloc(0);
+  for (let i = 1, off = 0; off < length; i++) {
+    block = createHmac('sha256', prk).update(block).update(info).update(Uint8Array.of(i)).digest();
+    out.set(block.subarray(0, Math.min(32, length - off)), off);
+    off += 32;
+  }
+  prk.fill(0);
+  block.fill(0);
+  return out;
 }
 
 // @types/node 20 types chacha20-poly1305 only loosely; both ciphers take the same AEAD options at run time.
@@ -136,9 +198,8 @@ const AEAD_CIPHER: Record<AeadAlgorithm, CipherGCMTypes> = {
 };
 
 function cipherName(algorithm: AeadAlgorithm): CipherGCMTypes {
-  const name = AEAD_CIPHER[algorithm];
-  if (!name) throw new TeeError('NOT_SUPPORTED', 'aead: unknown algorithm');
-  return name;
+  checkAeadAlgorithm(algorithm);
+  return AEAD_CIPHER[algorithm];
 }
 
 export const nativeProvider: CryptoProvider = {
@@ -149,36 +210,49 @@ export const nativeProvider: CryptoProvider = {
     return u8(nodeRandomBytes(length));
   },
 
-  sha256: (data) => u8(createHash('sha256').update(data).digest()),
-  hmacSha256: (key, data) => u8(createHmac('sha256', key).update(data).digest()),
+  sha256(data) {
+    checkInputBytes(data, 'sha256: data');
+    return u8(createHash('sha256').update(data).digest());
+  },
+  hmacSha256(key, data) {
+    checkInputBytes(key, 'hmacSha256: key');
+    checkInputBytes(data, 'hmacSha256: data');
+    return u8(createHmac('sha256', key).update(data).digest());
+  },
   hkdfSha256(ikm, salt, info, length) {
     checkHkdfLength(length);
+    checkInputBytes(ikm, 'hkdfSha256: ikm');
+    checkInputBytes(salt, 'hkdfSha256: salt');
+    checkInputBytes(info, 'hkdfSha256: info');
+    if (info.length > NODE_HKDF_MAX_INFO) return hkdfWithHmac(ikm, salt, info, length);
     return u8(hkdfSync('sha256', ikm, salt, info, length));
   },
 
   generateKeyPair(algorithm: KeyAlgorithm): KeyPair {
+    checkKeyAlgorithm(algorithm, 'generateKeyPair');
     let privateKey: KeyObject;
     if (algorithm === 'p256') privateKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
     else if (algorithm === 'ed25519') privateKey = generateKeyPairSync('ed25519').privateKey;
-    else if (algorithm === 'x25519') privateKey = generateKeyPairSync('x25519').privateKey;
-    else throw new TeeError('NOT_SUPPORTED', 'generateKeyPair: unknown algorithm');
+    else privateKey = generateKeyPairSync('x25519').privateKey;
     const jwk = privateKey.export({ format: 'jwk' });
     const d = Buffer.from(jwk.d as string, 'base64url');
     const secretKey = new Uint8Array(32);
     secretKey.set(d, 32 - d.length); // JWK may drop leading zero bytes of a P-256 scalar
     d.fill(0);
-    privateCache.set(secretKey, { alg: algorithm, key: privateKey });
+    privateCache.set(secretKey, { alg: algorithm, key: privateKey, fingerprint: fingerprint(secretKey) });
     return { secretKey, publicKey: rawPublicKey(algorithm, privateKey) };
   },
 
   publicKeyOf(algorithm, secretKey) {
+    checkKeyAlgorithm(algorithm, 'publicKeyOf');
     return rawPublicKey(algorithm, privateKeyObject(algorithm, secretKey));
   },
 
   sign(algorithm: SignatureAlgorithm, secretKey, message) {
+    checkSignatureAlgorithm(algorithm, 'sign');
     const key = privateKeyObject(algorithm, secretKey);
+    checkMessage(message, 'sign');
     if (algorithm === 'ed25519') return u8(nodeSign(null, message, key));
-    if (algorithm !== 'p256') throw new TeeError('NOT_SUPPORTED', 'sign: unknown algorithm');
     const sig = nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' });
     // OpenSSL does not normalise S; the shared format is low-S (one valid encoding per signature).
     const s = bytesToBigInt(sig.subarray(32));
@@ -187,13 +261,13 @@ export const nativeProvider: CryptoProvider = {
   },
 
   verify(algorithm, publicKey, message, signature) {
+    if (algorithm !== 'p256' && algorithm !== 'ed25519') return false;
     if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array)) return false;
     if (signature.length !== 64) return false;
     const key = publicKeyObject(algorithm, publicKey);
     if (!key) return false;
     try {
       if (algorithm === 'ed25519') return nodeVerify(null, message, key, signature);
-      if (algorithm !== 'p256') return false;
       const r = bytesToBigInt(signature.subarray(0, 32));
       const s = bytesToBigInt(signature.subarray(32));
       if (r === 0n || r >= P256_N || s === 0n || s > P256_HALF_N) return false;
@@ -204,12 +278,13 @@ export const nativeProvider: CryptoProvider = {
   },
 
   x25519(secretKey, peerPublicKey) {
+    checkSecretKey('x25519', secretKey);
     if (!(peerPublicKey instanceof Uint8Array) || peerPublicKey.length !== 32) {
       throw new TeeError('BAD_PARAMETERS', 'x25519: peer public key must be 32 bytes');
     }
     const privateKey = privateKeyObject('x25519', secretKey);
     const publicKey = publicKeyObject('x25519', peerPublicKey);
-    if (!publicKey) throw new TeeError('BAD_PARAMETERS', 'x25519: invalid peer public key');
+    if (!publicKey) throw new TeeError('SECURITY', 'x25519: degenerate shared secret (low-order peer key)');
     let shared: Uint8Array;
     try {
       shared = u8(diffieHellman({ privateKey, publicKey }));
@@ -221,10 +296,11 @@ export const nativeProvider: CryptoProvider = {
   },
 
   p256Ecdh(secretKey, peerPublicKey) {
-    const privateKey = privateKeyObject('p256', secretKey);
+    checkP256SecretKey(secretKey);
     if (!(peerPublicKey instanceof Uint8Array) || !nobleP256Arithmetic.isValidPoint(peerPublicKey)) {
       throw new TeeError('BAD_PARAMETERS', 'p256Ecdh peer key: not a valid P-256 point');
     }
+    const privateKey = privateKeyObject('p256', secretKey);
     const publicKey = publicKeyObject('p256', peerPublicKey);
     if (!publicKey) throw new TeeError('BAD_PARAMETERS', 'p256Ecdh peer key: not a valid P-256 point');
     try {
@@ -235,8 +311,11 @@ export const nativeProvider: CryptoProvider = {
   },
 
   aeadSeal(algorithm, key, nonce, plaintext, aad) {
+    const name = cipherName(algorithm);
     checkAeadInputs(key, nonce);
-    const cipher = createCipheriv(cipherName(algorithm), key, nonce, { authTagLength: AEAD_TAG_BYTES });
+    checkAeadData(plaintext, 'plaintext');
+    checkAeadData(aad, 'aad');
+    const cipher = createCipheriv(name, key, nonce, { authTagLength: AEAD_TAG_BYTES });
     cipher.setAAD(aad, { plaintextLength: plaintext.length });
     const head = cipher.update(plaintext);
     const tail = cipher.final();
@@ -249,21 +328,22 @@ export const nativeProvider: CryptoProvider = {
   },
 
   aeadOpen(algorithm, key, nonce, sealed, aad) {
+    const name = cipherName(algorithm);
     checkAeadInputs(key, nonce);
+    checkAeadData(aad, 'aad');
     if (!(sealed instanceof Uint8Array) || sealed.length < AEAD_TAG_BYTES) {
       throw new TeeError('SECURITY', 'aeadOpen: ciphertext shorter than the tag');
     }
     const ctLen = sealed.length - AEAD_TAG_BYTES;
     try {
-      const decipher = createDecipheriv(cipherName(algorithm), key, nonce, { authTagLength: AEAD_TAG_BYTES });
+      const decipher = createDecipheriv(name, key, nonce, { authTagLength: AEAD_TAG_BYTES });
       decipher.setAAD(aad, { plaintextLength: ctLen });
       decipher.setAuthTag(sealed.subarray(ctLen));
       const head = decipher.update(sealed.subarray(0, ctLen));
       const tail = decipher.final();
       if (tail.length === 0) return u8(head);
       return u8(Buffer.concat([head, tail]));
-    } catch (err) {
-      if (err instanceof TeeError) throw err;
+    } catch {
       throw new TeeError('SECURITY', 'aeadOpen: authentication failed');
     }
   },

@@ -19,12 +19,30 @@ import {
   type P256Arithmetic,
   type SignatureAlgorithm,
 } from './provider.js';
-import { checkAeadInputs, checkHkdfLength, checkRandomLength, checkSecretKey, isAllZero } from './common.js';
+import {
+  checkAeadAlgorithm,
+  checkAeadData,
+  checkAeadInputs,
+  checkHkdfLength,
+  checkInputBytes,
+  checkKeyAlgorithm,
+  checkMessage,
+  checkP256SecretKey,
+  checkRandomLength,
+  checkSecretKey,
+  checkSecretKeyFor,
+  checkSignatureAlgorithm,
+  isAllZero,
+  isP256EncodingShape,
+} from './common.js';
 
 const Point = nobleP256.Point;
 const N = Point.Fn.ORDER;
 
 function decodePoint(bytes: Uint8Array, title: string) {
+  if (!(bytes instanceof Uint8Array) || !isP256EncodingShape(bytes)) {
+    throw new TeeError('BAD_PARAMETERS', `${title}: not a valid P-256 point`);
+  }
   try {
     const p = Point.fromBytes(bytes);
     p.assertValidity();
@@ -65,11 +83,12 @@ export const nobleP256Arithmetic: P256Arithmetic = {
     }
   },
   mod(value) {
+    if (typeof value !== 'bigint') throw new TeeError('BAD_PARAMETERS', 'mod: expected a bigint');
     const r = value % N;
     return r < 0n ? r + N : r;
   },
   scalarToBytes(scalar) {
-    if (scalar < 0n || scalar >= N) throw new TeeError('BAD_PARAMETERS', 'scalarToBytes: scalar out of range');
+    if (typeof scalar !== 'bigint' || scalar < 0n || scalar >= N) throw new TeeError('BAD_PARAMETERS', 'scalarToBytes: scalar out of range');
     const hex = scalar.toString(16).padStart(64, '0');
     return new Uint8Array(Buffer.from(hex, 'hex'));
   },
@@ -82,14 +101,7 @@ export const nobleP256Arithmetic: P256Arithmetic = {
 };
 
 function aeadCipher(algorithm: AeadAlgorithm, key: Uint8Array, nonce: Uint8Array, aad: Uint8Array) {
-  switch (algorithm) {
-    case 'chacha20-poly1305':
-      return chacha20poly1305(key, nonce, aad);
-    case 'aes-256-gcm':
-      return gcm(key, nonce, aad);
-    default:
-      throw new TeeError('NOT_SUPPORTED', 'aead: unknown algorithm');
-  }
+  return algorithm === 'chacha20-poly1305' ? chacha20poly1305(key, nonce, aad) : gcm(key, nonce, aad);
 }
 
 export const nobleProvider: CryptoProvider = {
@@ -100,14 +112,25 @@ export const nobleProvider: CryptoProvider = {
     return nobleRandomBytes(length);
   },
 
-  sha256: (data) => sha256(data),
-  hmacSha256: (key, data) => hmac(sha256, key, data),
+  sha256(data) {
+    checkInputBytes(data, 'sha256: data');
+    return sha256(data);
+  },
+  hmacSha256(key, data) {
+    checkInputBytes(key, 'hmacSha256: key');
+    checkInputBytes(data, 'hmacSha256: data');
+    return hmac(sha256, key, data);
+  },
   hkdfSha256(ikm, salt, info, length) {
     checkHkdfLength(length);
+    checkInputBytes(ikm, 'hkdfSha256: ikm');
+    checkInputBytes(salt, 'hkdfSha256: salt');
+    checkInputBytes(info, 'hkdfSha256: info');
     return hkdf(sha256, ikm, salt, info, length);
   },
 
   generateKeyPair(algorithm: KeyAlgorithm): KeyPair {
+    checkKeyAlgorithm(algorithm, 'generateKeyPair');
     switch (algorithm) {
       case 'p256': {
         const secretKey = nobleP256.utils.randomSecretKey();
@@ -121,37 +144,23 @@ export const nobleProvider: CryptoProvider = {
         const secretKey = nobleX25519.utils.randomSecretKey();
         return { secretKey, publicKey: nobleX25519.getPublicKey(secretKey) };
       }
-      default:
-        throw new TeeError('NOT_SUPPORTED', 'generateKeyPair: unknown algorithm');
     }
   },
 
   publicKeyOf(algorithm, secretKey) {
-    checkSecretKey(algorithm, secretKey);
-    try {
-      switch (algorithm) {
-        case 'p256':
-          return nobleP256.getPublicKey(secretKey, true);
-        case 'ed25519':
-          return ed25519.getPublicKey(secretKey);
-        case 'x25519':
-          return nobleX25519.getPublicKey(secretKey);
-      }
-    } catch {
-      // fall through
-    }
-    throw new TeeError('BAD_PARAMETERS', `publicKeyOf: invalid ${algorithm} secret key`);
+    checkKeyAlgorithm(algorithm, 'publicKeyOf');
+    checkSecretKeyFor(algorithm, secretKey);
+    if (algorithm === 'p256') return nobleP256.getPublicKey(secretKey, true);
+    if (algorithm === 'ed25519') return ed25519.getPublicKey(secretKey);
+    return nobleX25519.getPublicKey(secretKey);
   },
 
   sign(algorithm: SignatureAlgorithm, secretKey, message) {
-    checkSecretKey(algorithm, secretKey);
-    try {
-      if (algorithm === 'p256') return nobleP256.sign(message, secretKey, { prehash: true, lowS: true });
-      if (algorithm === 'ed25519') return ed25519.sign(message, secretKey);
-    } catch {
-      throw new TeeError('BAD_PARAMETERS', `sign: invalid ${algorithm} secret key`);
-    }
-    throw new TeeError('NOT_SUPPORTED', 'sign: unknown algorithm');
+    checkSignatureAlgorithm(algorithm, 'sign');
+    checkSecretKeyFor(algorithm, secretKey);
+    checkMessage(message, 'sign');
+    if (algorithm === 'p256') return nobleP256.sign(message, secretKey, { prehash: true, lowS: true });
+    return ed25519.sign(message, secretKey);
   },
 
   verify(algorithm, publicKey, message, signature) {
@@ -159,7 +168,7 @@ export const nobleProvider: CryptoProvider = {
       if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array)) return false;
       if (signature.length !== 64) return false;
       if (algorithm === 'p256') {
-        if (publicKey.length !== 33 && publicKey.length !== 65) return false;
+        if (!isP256EncodingShape(publicKey)) return false;
         return nobleP256.verify(signature, message, publicKey, { prehash: true, lowS: true });
       }
       if (algorithm === 'ed25519') {
@@ -188,7 +197,7 @@ export const nobleProvider: CryptoProvider = {
   },
 
   p256Ecdh(secretKey, peerPublicKey) {
-    checkSecretKey('p256', secretKey);
+    checkP256SecretKey(secretKey);
     decodePoint(peerPublicKey, 'p256Ecdh peer key');
     try {
       return nobleP256.getSharedSecret(secretKey, peerPublicKey, true).slice(1);
@@ -198,12 +207,17 @@ export const nobleProvider: CryptoProvider = {
   },
 
   aeadSeal(algorithm, key, nonce, plaintext, aad) {
+    checkAeadAlgorithm(algorithm);
     checkAeadInputs(key, nonce);
+    checkAeadData(plaintext, 'plaintext');
+    checkAeadData(aad, 'aad');
     return aeadCipher(algorithm, key, nonce, aad).encrypt(plaintext);
   },
 
   aeadOpen(algorithm, key, nonce, sealed, aad) {
+    checkAeadAlgorithm(algorithm);
     checkAeadInputs(key, nonce);
+    checkAeadData(aad, 'aad');
     if (!(sealed instanceof Uint8Array) || sealed.length < AEAD_TAG_BYTES) {
       throw new TeeError('SECURITY', 'aeadOpen: ciphertext shorter than the tag');
     }
