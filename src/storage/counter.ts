@@ -17,7 +17,7 @@
  */
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { concatBytes, constantTimeEqual, u64be, utf8 } from '../common/bytes.js';
+import { constantTimeEqual, utf8 } from '../common/bytes.js';
 import { TeeError } from '../common/errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { STORE_ID_BYTES } from './keys.js';
@@ -28,18 +28,31 @@ const FORMAT_V1 = 0x01;
 const BODY_BYTES = MAGIC.length + 1 + STORE_ID_BYTES + 8;
 const RECORD_BYTES = BODY_BYTES + 32;
 
+/** A counter value, encoded and MACed but not yet written. */
+export interface PreparedAdvance {
+  readonly to: number;
+  readonly record: Uint8Array;
+}
+
 /** The interface the store needs from any monotonic counter. */
 export interface RollbackCounter {
   readonly storeId: Uint8Array;
   readonly value: number;
-  /** Persist a larger value; resolves once written (and synced, if the store syncs). */
-  advance(to: number): Promise<void>;
+  /** Encode and MAC a larger value without writing it, so this can overlap other I/O. */
+  prepare(to: number): PreparedAdvance;
+  /** Persist a prepared value; resolves once written (and synced, if the store syncs). */
+  advance(prepared: PreparedAdvance): Promise<void>;
   close(): void;
 }
 
 function encode(provider: CryptoProvider, key: Uint8Array, storeId: Uint8Array, value: number): Uint8Array {
-  const body = concatBytes(MAGIC, Uint8Array.of(FORMAT_V1), storeId, u64be(BigInt(value)));
-  return concatBytes(body, provider.hmacSha256(key, body));
+  const record = new Uint8Array(RECORD_BYTES);
+  record.set(MAGIC, 0);
+  record[MAGIC.length] = FORMAT_V1;
+  record.set(storeId, MAGIC.length + 1);
+  new DataView(record.buffer).setBigUint64(MAGIC.length + 1 + STORE_ID_BYTES, BigInt(value));
+  record.set(provider.hmacSha256(key, record.subarray(0, BODY_BYTES)), BODY_BYTES);
+  return record;
 }
 
 function isMissing(err: unknown): boolean {
@@ -132,11 +145,16 @@ export class FileRollbackCounter implements RollbackCounter {
     return counter;
   }
 
-  async advance(to: number): Promise<void> {
-    if (this.fd === undefined) throw new TeeError('BAD_STATE', 'rollback counter: closed');
+  prepare(to: number): PreparedAdvance {
     if (!Number.isSafeInteger(to) || to <= this.current) throw new TeeError('BAD_STATE', 'rollback counter: must only grow');
-    const record = encode(this.provider, this.key, this.storeId, to);
+    return { to, record: encode(this.provider, this.key, this.storeId, to) };
+  }
+
+  async advance(prepared: PreparedAdvance): Promise<void> {
+    if (this.fd === undefined) throw new TeeError('BAD_STATE', 'rollback counter: closed');
+    if (prepared.to <= this.current) throw new TeeError('BAD_STATE', 'rollback counter: must only grow');
     const fd = this.fd;
+    const { record } = prepared;
     try {
       if (writeSync(fd, record, 0, record.length, 0) !== record.length) throw new Error('short write');
     } catch {
@@ -145,7 +163,7 @@ export class FileRollbackCounter implements RollbackCounter {
     if (this.sync) {
       await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(ioError('sync')) : resolve())));
     }
-    this.current = to;
+    this.current = prepared.to;
   }
 
   close(): void {
