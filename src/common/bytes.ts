@@ -1,5 +1,6 @@
 /** Byte helpers shared by every layer. Secrets are Uint8Array: compare in constant time, zero when done. */
 import { timingSafeEqual } from 'node:crypto';
+import { TeeError } from './errors.js';
 
 export function concatBytes(...parts: Uint8Array[]): Uint8Array {
   let len = 0;
@@ -30,7 +31,9 @@ export function toHex(bytes: Uint8Array): string {
 }
 
 export function fromHex(hex: string): Uint8Array {
-  if (hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) throw new RangeError('invalid hex string');
+  if (typeof hex !== 'string' || hex.length % 2 !== 0 || !/^[0-9a-fA-F]*$/.test(hex)) {
+    throw new TeeError('BAD_PARAMETERS', 'hex: invalid string', 'API');
+  }
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
 
@@ -46,19 +49,35 @@ export function toBase64url(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url');
 }
 
+/**
+ * Unpadded base64url, canonical only: Buffer would silently drop a dangling character or non-zero
+ * trailing bits, so two strings could decode to the same bytes. Only the encoding toBase64url gives
+ * is accepted.
+ */
 export function fromBase64url(text: string): Uint8Array {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw new RangeError('invalid base64url string');
-  return new Uint8Array(Buffer.from(text, 'base64url'));
+  if (typeof text !== 'string' || !/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) {
+    throw new TeeError('BAD_PARAMETERS', 'base64url: invalid string', 'API');
+  }
+  const bytes = new Uint8Array(Buffer.from(text, 'base64url'));
+  if (toBase64url(bytes) !== text) throw new TeeError('BAD_PARAMETERS', 'base64url: non-canonical encoding', 'API');
+  return bytes;
 }
 
 /** Big-endian unsigned 64-bit encoding, used for sequence numbers and counters. */
 export function u64be(value: bigint): Uint8Array {
+  // DataView would wrap a negative or oversized value modulo 2^64: a counter must never wrap silently.
+  if (typeof value !== 'bigint' || value < 0n || value > 0xffffffffffffffffn) {
+    throw new TeeError('BAD_PARAMETERS', 'u64be: value must be an integer in [0, 2^64-1]', 'API');
+  }
   const out = new Uint8Array(8);
   new DataView(out.buffer).setBigUint64(0, value);
   return out;
 }
 
 export function u32be(value: number): Uint8Array {
+  if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
+    throw new TeeError('BAD_PARAMETERS', 'u32be: value must be an integer in [0, 2^32-1]', 'API');
+  }
   const out = new Uint8Array(4);
   new DataView(out.buffer).setUint32(0, value);
   return out;

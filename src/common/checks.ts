@@ -36,6 +36,8 @@ export function astring(value: unknown, title: string, opts: { min?: number; max
   if (typeof value !== 'string') fail(title, 'a string');
   const { min = 0, max = 4096, pattern } = opts;
   if (value.length < min || value.length > max) fail(title, `a string of ${min}..${max} characters, got ${value.length}`);
+  // A /g or /y pattern keeps lastIndex between calls; start every check from the beginning.
+  if (pattern) pattern.lastIndex = 0;
   if (pattern && !pattern.test(value)) fail(title, `a string matching ${pattern.source}`);
   return value;
 }

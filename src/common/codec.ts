@@ -22,9 +22,21 @@ const packr = new Packr({
   int64AsType: 'bigint',
 });
 
+/**
+ * Encode a value. msgpackr packs into a shared pool buffer that also holds earlier messages, so the
+ * result is copied out and the pool region cleared: a caller's `.buffer` then holds only its own
+ * message, and zeroizing the result leaves no copy behind in the pool.
+ */
 export function encode(value: unknown): Uint8Array {
-  const buf = packr.pack(value);
-  return new Uint8Array(buf.buffer, buf.byteOffset, buf.byteLength);
+  let buf: Uint8Array;
+  try {
+    buf = packr.pack(value);
+  } catch {
+    throw new TeeError('BAD_PARAMETERS', 'encode: value cannot be encoded', 'API');
+  }
+  const out = new Uint8Array(buf);
+  buf.fill(0);
+  return out;
 }
 
 function checkDepth(value: unknown, depth: number): void {

@@ -46,7 +46,15 @@ export const GP_RESULT: Readonly<Record<TeeErrorCode, number>> = {
 };
 
 /** Where an error came from, as GlobalPlatform's return origin does. */
-export type TeeOrigin = 'API' | 'COMMS' | 'TEE' | 'TRUSTED_APP' | 'TRUSTED_KEY' | 'CHANNEL' | 'BACKEND';
+export const TEE_ORIGINS = ['API', 'COMMS', 'TEE', 'TRUSTED_APP', 'TRUSTED_KEY', 'CHANNEL', 'BACKEND'] as const;
+export type TeeOrigin = (typeof TEE_ORIGINS)[number];
+
+export function isTeeOrigin(value: unknown): value is TeeOrigin {
+  return typeof value === 'string' && (TEE_ORIGINS as readonly string[]).includes(value);
+}
+
+/** Longest message accepted from a peer's wire error; anything longer is cut (a peer controls it). */
+const MAX_WIRE_MESSAGE_CHARS = 512;
 
 export class TeeError extends Error {
   readonly code: TeeErrorCode;
@@ -73,13 +81,16 @@ export function isTeeErrorCode(value: unknown): value is TeeErrorCode {
   return typeof value === 'string' && (TEE_ERROR_CODES as readonly string[]).includes(value);
 }
 
-/** Rebuild a TeeError from its wire form; anything malformed becomes a COMMUNICATION error. */
+/**
+ * Rebuild a TeeError from its wire form; anything malformed becomes a COMMUNICATION error. The origin
+ * must be one of TEE_ORIGINS (else the fallback) and the message is capped, since the peer chose both.
+ */
 export function teeErrorFromWire(value: unknown, fallbackOrigin: TeeOrigin = 'COMMS'): TeeError {
   if (typeof value === 'object' && value !== null) {
     const v = value as Record<string, unknown>;
     if (isTeeErrorCode(v.code) && typeof v.message === 'string') {
-      const origin = typeof v.origin === 'string' ? (v.origin as TeeOrigin) : fallbackOrigin;
-      return new TeeError(v.code, v.message, origin);
+      const origin = isTeeOrigin(v.origin) ? v.origin : fallbackOrigin;
+      return new TeeError(v.code, v.message.slice(0, MAX_WIRE_MESSAGE_CHARS), origin);
     }
   }
   return new TeeError('COMMUNICATION', 'malformed error from peer', fallbackOrigin);
