@@ -48,7 +48,8 @@ export interface StorageNamespace {
   rename(from: string, to: string): Promise<void>;
   /** Sorted ids (UTF-16 code unit order) starting with `prefix`. */
   list(prefix?: string): Promise<string[]>;
-  /** Atomic read-modify-write; `fn` gets undefined if the object is absent; returns what was stored. */
+  /** Atomic read-modify-write; `fn` gets undefined if the object is absent; returns what was stored.
+   *  If `fn` throws, its error propagates and nothing is written. */
   update(id: string, fn: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array>;
 }
 

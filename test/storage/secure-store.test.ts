@@ -75,6 +75,19 @@ describe.each(Object.values(PROVIDERS))('SecureStore round trip ($name)', (provi
 });
 
 describe('SecureStore', () => {
+  it('works with sync: true (fsync every write)', async () => {
+    const dirs = makeDirs();
+    const options = { location: dirs.location, counterLocation: dirs.counterLocation, rootKey: ROOT_KEY, provider: PROVIDERS.native, sync: true };
+    const store = await SecureStore.open(options);
+    await store.namespace('ta').put('x', utf8('durable'));
+    await store.namespace('ta').rename('x', 'y');
+    await store.close();
+    const again = await SecureStore.open(options);
+    expect(await again.namespace('ta').list()).toEqual(['y']);
+    expect(await again.namespace('ta').get('y')).toEqual(utf8('durable'));
+    await again.close();
+  });
+
   it('a store written by one provider reads back with the other', async () => {
     const dirs = makeDirs();
     const a = await openStore(dirs, PROVIDERS.native);

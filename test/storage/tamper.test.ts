@@ -73,7 +73,7 @@ describe('tampering with the REE-visible database', () => {
   it('a flipped bit in any value is detected', async () => {
     for (let i = 0; i < entries.length; i++) {
       const value = entries[i]![1];
-      for (const bit of [0, 8 * 9 + 3, value.length * 8 - 1]) {
+      for (const bit of [0, 8 * 8, 8 * 9 + 3, value.length * 8 - 1]) { // format, version, nonce, tag
         const dirs = clone(pristine);
         await rewrite(dirs.location, (all) => all.map(([k, v], j) => [k, j === i ? flipBit(value, bit) : v]));
         await expectTeeError(openAndReadAll(dirs, provider, NAMESPACES), [...TAMPERED]);
@@ -121,6 +121,17 @@ describe('tampering with the REE-visible database', () => {
       return [...all, [flipBit(obj[0], obj[0].length * 8 - 2), obj[1]]];
     });
     await expectTeeError(openAndReadAll(copy, provider, NAMESPACES), [...TAMPERED]);
+  });
+
+  it('another store under the same root key cannot stand in for this one', async () => {
+    const other = makeDirs();
+    const store = await openStore(other, provider);
+    await store.namespace('ta-one').put('a', utf8('value-a'));
+    await store.close();
+    const dirs = clone(pristine);
+    rmSync(dirs.location, { recursive: true });
+    cpSync(other.location, dirs.location, { recursive: true });
+    await expectTeeError(openStore(dirs, provider), [...TAMPERED]);
   });
 
   it('an emptied database is a rollback', async () => {
