@@ -212,10 +212,12 @@ export class Ledger {
   settleOnline(s: OnlineSettlement, issue: ReceiptIssuer): Promise<SettlementRecord> {
     return this.exclusive(async () => {
       const nonceKey = `${P.nonce}${partyKey(s.payer)}/${toHex(s.nonce)}`;
-      if ((await this.db.get(nonceKey)) !== undefined) throw ledgerError('SECURITY', 'replayed payment');
       const refKey = `${P.payment}online/${partyKey(s.payee)}/${s.orderId}`;
-      if ((await this.db.get(refKey)) !== undefined) throw ledgerError('ACCESS_CONFLICT', `order ${s.orderId} is already paid`);
-      const [payer, payee] = await this.checkTransfer(s.payer, s.payee, s.amount, s.currency);
+      // One read for everything the checks need: each level read is a thread-pool round trip.
+      const [seen, paid, payerAccount, payeeAccount] = await this.db.getMany([nonceKey, refKey, P.account + partyKey(s.payer), P.account + partyKey(s.payee)]);
+      if (seen !== undefined) throw ledgerError('SECURITY', 'replayed payment');
+      if (paid !== undefined) throw ledgerError('ACCESS_CONFLICT', `order ${s.orderId} is already paid`);
+      const [payer, payee] = this.checkTransfer(s, payerAccount as AccountValue | undefined, payeeAccount as AccountValue | undefined);
       const seq = this.nextSeq;
       const record: SettlementRecord = {
         kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency,
@@ -236,14 +238,17 @@ export class Ledger {
     return this.exclusive(async (): Promise<OfflineOutcome> => {
       const refKey = `${P.payment}offline/${partyKey(s.payee)}/${s.txId}`;
       const counterKey = `${P.counter}${partyKey(s.payer)}/${s.counter}`;
-      const byRef = (await this.db.get(refKey)) as SettlementRecord | undefined;
+      const [ref, claimValue, payerAccount, payeeAccount] = await this.db.getMany([
+        refKey, counterKey, P.account + partyKey(s.payer), P.account + partyKey(s.payee),
+      ]);
+      const byRef = ref as SettlementRecord | undefined;
       if (byRef && byRef.digest === s.digest) return { status: 'already-reconciled', record: byRef };
-      const claim = (await this.db.get(counterKey)) as CounterClaim | undefined;
+      const claim = claimValue as CounterClaim | undefined;
       const byCounter = claim ? ((await this.db.get(claim.reference)) as SettlementRecord | undefined) : undefined;
       const rival = byCounter ?? byRef;
       if (rival) return { status: 'duplicate', duplicate: await this.flagDuplicate(s, rival, byCounter ? 'counter' : 'txId') };
 
-      const [payer, payee] = await this.checkTransfer(s.payer, s.payee, s.amount, s.currency);
+      const [payer, payee] = this.checkTransfer(s, payerAccount as AccountValue | undefined, payeeAccount as AccountValue | undefined);
       const seq = this.nextSeq;
       const record: SettlementRecord = {
         kind: 'offline', reference: s.txId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency,
@@ -312,11 +317,12 @@ export class Ledger {
   }
 
   /** The checks every transfer passes before anything is written; returns both accounts. */
-  private async checkTransfer(payerId: PartyId, payeeId: PartyId, amount: number, currency: string): Promise<[AccountValue, AccountValue]> {
-    if (samePartyAs(payerId, payeeId)) throw ledgerError('BAD_PARAMETERS', 'payer and payee are the same party');
-    const payer = await this.getAccount(payerId);
+  private checkTransfer(
+    t: { payer: PartyId; payee: PartyId; amount: number; currency: string }, payer: AccountValue | undefined, payee: AccountValue | undefined,
+  ): [AccountValue, AccountValue] {
+    const { amount, currency } = t;
+    if (samePartyAs(t.payer, t.payee)) throw ledgerError('BAD_PARAMETERS', 'payer and payee are the same party');
     if (payer?.balances[currency] === undefined) throw ledgerError('ITEM_NOT_FOUND', `payer has no ${currency} account`);
-    const payee = await this.getAccount(payeeId);
     if (payee?.balances[currency] === undefined) throw ledgerError('ITEM_NOT_FOUND', `payee has no ${currency} account`);
     if (payer.balances[currency]! < amount) throw ledgerError('ACCESS_DENIED', 'insufficient funds');
     if (payee.balances[currency]! + amount > Number.MAX_SAFE_INTEGER) throw ledgerError('OVERFLOW', 'payee balance would overflow');
