@@ -103,11 +103,12 @@ export class KeyManagementCentre {
     const { rows, cols } = checkShape(options.rows ?? 32, options.cols ?? 32);
     const mode = aoneOf(options.mode ?? 'plain', 'kmc subdomain mode', CPK_MODES);
     const id = subdomainRecordId(subdomainId);
-    if (this.creating.has(subdomainId) || (await this.store.get(id)) !== undefined) {
-      throw new TeeError('ACCESS_CONFLICT', `kmc: subdomain ${subdomainId} already exists`, 'API');
-    }
+    const conflict = () => new TeeError('ACCESS_CONFLICT', `kmc: subdomain ${subdomainId} already exists`, 'API');
+    // Claim the id before the first await, so two concurrent creations cannot both pass the check.
+    if (this.creating.has(subdomainId)) throw conflict();
     this.creating.add(subdomainId);
     try {
+      if ((await this.store.get(id)) !== undefined) throw conflict();
       const scalars: bigint[] = [];
       const points: Uint8Array[] = [];
       for (let k = 0; k < rows * cols; k++) {
