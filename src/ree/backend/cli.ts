@@ -1,7 +1,7 @@
 /**
  * `tee-sim backend serve --port <n>`: run the backend on loopback until SIGINT/SIGTERM. Layout under
  * the data dir: `backend/ledger` (level), `backend/key.json`, and from the KMC `kmc/kmc-public.bin`
- * (the trusted KMC public key) and `kmc/public/*.bin` (encodePublicMatrix bytes, one per subdomain).
+ * (the trusted KMC public key, 33 raw bytes) and `kmc/public/*.bin` (encodePublicMatrix bytes, one per subdomain).
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -34,6 +34,10 @@ export async function loadKmcPublicState(dataDir: string): Promise<{ kmcPublicKe
     kmcPublicKey = new Uint8Array(await readFile(layout.kmcPublicKeyFile));
   } catch {
     throw new TeeError('ITEM_NOT_FOUND', 'run "tee-sim kmc init" first', 'BACKEND');
+  }
+  // Raw compressed P-256 point, as the KMC publishes it.
+  if (kmcPublicKey.length !== 33 || (kmcPublicKey[0] !== 0x02 && kmcPublicKey[0] !== 0x03)) {
+    throw new TeeError('CORRUPT_OBJECT', 'kmc/kmc-public.bin: expected a 33-byte compressed P-256 key', 'BACKEND');
   }
   const matrices: PublicMatrix[] = [];
   let names: string[] = [];

@@ -4,10 +4,10 @@
  */
 import { astring, aint } from '../../common/checks.js';
 import { MAX_AMOUNT, type PartyId } from '../../protocol/payment.js';
+import { ID_PATTERN } from '../../cpk/index.js';
 import { b64, bytesField } from './http.js';
 import type { SettlementService } from './settle.js';
 
-const ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 const CURRENCY_PATTERN = /^[A-Z]{3}$/;
 
 export interface RouteInput {
