@@ -61,6 +61,7 @@ interface PrivateMatrix {
 export class KeyManagementCentre {
   private readonly publicMatrices = new Map<string, PublicMatrix>();
   private readonly creating = new Set<string>();
+  private closed = false;
 
   private constructor(
     readonly provider: CryptoProvider,
@@ -99,6 +100,7 @@ export class KeyManagementCentre {
    * A known subdomain is ACCESS_CONFLICT. Costs rows·cols base multiplications (about 1 s for 32x32).
    */
   async createSubdomain(subdomainId: string, options: SubdomainOptions = {}): Promise<PublicMatrix> {
+    this.assertOpen();
     checkId(subdomainId, 'kmc subdomainId');
     const { rows, cols } = checkShape(options.rows ?? 32, options.cols ?? 32);
     const mode = aoneOf(options.mode ?? 'plain', 'kmc subdomain mode', CPK_MODES);
@@ -141,12 +143,14 @@ export class KeyManagementCentre {
   }
 
   async hasSubdomain(subdomainId: string): Promise<boolean> {
+    this.assertOpen();
     checkId(subdomainId, 'kmc subdomainId');
     return this.publicMatrices.has(subdomainId) || (await this.store.get(subdomainRecordId(subdomainId))) !== undefined;
   }
 
   /** The signed public matrix; ITEM_NOT_FOUND for an unknown subdomain. */
   async publicMatrix(subdomainId: string): Promise<PublicMatrix> {
+    this.assertOpen();
     checkId(subdomainId, 'kmc subdomainId');
     const cached = this.publicMatrices.get(subdomainId);
     if (cached) return cached;
@@ -161,6 +165,7 @@ export class KeyManagementCentre {
    * issue a key that does not match the published matrix.
    */
   async issuePrivateKey(subdomainId: string, userId: string, recipient: IssuanceRecipient): Promise<IssuancePackage> {
+    this.assertOpen();
     checkId(subdomainId, 'kmc subdomainId');
     checkId(userId, 'kmc userId');
     const recipientPublicKey = abytes(aobject(recipient, 'kmc recipient').publicKey, 'kmc recipient publicKey', POINT_BYTES);
@@ -204,8 +209,13 @@ export class KeyManagementCentre {
 
   /** Forget the in-memory keys; the KMC is unusable afterwards. */
   close(): void {
+    this.closed = true;
     zeroize(this.signingKey, this.storeKey);
     this.publicMatrices.clear();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new TeeError('BAD_STATE', 'kmc: closed', 'API');
   }
 
   private async loadSubdomain(subdomainId: string): Promise<{ matrix: PublicMatrix; secret: PrivateMatrix }> {

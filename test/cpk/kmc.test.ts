@@ -61,6 +61,8 @@ describe('KeyManagementCentre', () => {
     await first.createSubdomain('transit', { rows: 4, cols: 4 });
     first.close();
 
+    await expectTeeErrorAsync(() => first.publicMatrix('retail'), 'BAD_STATE');
+
     const again = await KeyManagementCentre.create({ provider, store, masterKey });
     expect(toHex(again.kmcPublicKey)).toBe(toHex(first.kmcPublicKey));
     expect(await again.publicMatrix('retail')).toEqual(matrix);
