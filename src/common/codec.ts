@@ -39,14 +39,17 @@ export function encode(value: unknown): Uint8Array {
   return out;
 }
 
-function checkDepth(value: unknown, depth: number): void {
-  if (depth > MAX_DEPTH) throw new TeeError('BAD_PARAMETERS', `message nested deeper than ${MAX_DEPTH}`, 'COMMS');
-  if (Array.isArray(value)) for (const v of value) checkDepth(v, depth + 1);
+function checkDepth(value: unknown, depth: number, origin: TeeOrigin): void {
+  if (depth > MAX_DEPTH) throw new TeeError('BAD_PARAMETERS', `message nested deeper than ${MAX_DEPTH}`, origin);
+  if (Array.isArray(value)) for (const v of value) checkDepth(v, depth + 1, origin);
   else if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    if (value instanceof Map || value instanceof Set || value instanceof Date) {
-      throw new TeeError('BAD_PARAMETERS', 'message holds an unsupported type', 'COMMS');
+    // Only plain objects: not Map/Set/Date from extensions, nor the marker object msgpackr returns
+    // for the reserved byte 0xC1.
+    const proto: unknown = Object.getPrototypeOf(value);
+    if (proto !== Object.prototype && proto !== null) {
+      throw new TeeError('BAD_PARAMETERS', 'message holds an unsupported type', origin);
     }
-    for (const v of Object.values(value)) checkDepth(v, depth + 1);
+    for (const v of Object.values(value)) checkDepth(v, depth + 1, origin);
   }
 }
 
@@ -65,7 +68,7 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, origin: 
     if (err instanceof TeeError) throw err;
     throw new TeeError('BAD_PARAMETERS', 'message: malformed encoding', origin);
   }
-  checkDepth(value, 0);
+  checkDepth(value, 0, origin);
   return normaliseBytes(value);
 }
 
