@@ -1,0 +1,13 @@
+/** The trusted key's cryptographic engine: keys by id, usage flags, ECDH, AEAD, CPK identities. */
+export { TrustedComputing, MAX_RANDOM_BYTES, MAX_DATA_BYTES, type DeriveOptions, type TrustedComputingOptions } from './trusted-computing.js';
+export {
+  ALLOWED_USAGES,
+  GENERATED_USAGES,
+  KEY_ID_PATTERN,
+  KEY_USAGES,
+  TK_KEY_ALGORITHMS,
+  type IdentityInfo,
+  type KeyInfo,
+  type KeyUsage,
+  type TkKeyAlgorithm,
+} from './key-record.js';
