@@ -42,7 +42,11 @@ export function utf8(text: string): Uint8Array {
 }
 
 export function fromUtf8(bytes: Uint8Array): string {
-  return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new TeeError('BAD_PARAMETERS', 'utf8: invalid encoding', 'API');
+  }
 }
 
 export function toBase64url(bytes: Uint8Array): string {
