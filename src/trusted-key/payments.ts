@@ -219,17 +219,22 @@ export class PaymentService {
       txId: offer.txId,
       display,
     });
+    const walletId = `wallet:${keyId}`;
+    const checkFunds = (bytes: Uint8Array | undefined): Wallet => {
+      if (!bytes) throw new TeeError('ACCESS_DENIED', 'offline payment: no offline balance on this key', 'TRUSTED_KEY');
+      const wallet = decodeWallet(bytes);
+      if (wallet.currency !== offer.currency) throw new TeeError('BAD_PARAMETERS', `offline payment: balance is in ${wallet.currency}, offer in ${offer.currency}`, 'TRUSTED_KEY');
+      if (offer.amount > wallet.balance) throw new TeeError('ACCESS_DENIED', 'offline payment: amount exceeds the offline balance', 'TRUSTED_KEY');
+      return wallet;
+    };
+    // Early check so the user is not asked for a payment that cannot be made; the update below decides.
+    checkFunds((await this.#store.has(walletId)) ? await this.#store.get(walletId) : undefined);
     await this.#confirm('Confirm offline payment', display, offer.amount);
 
     let counter = 0;
     let balance = 0;
-    const walletId = `wallet:${keyId}`;
-    if (!(await this.#store.has(walletId))) throw new TeeError('ACCESS_DENIED', 'offline payment: no offline balance on this key', 'TRUSTED_KEY');
     await this.#store.update(walletId, (old) => {
-      if (!old) throw new TeeError('ACCESS_DENIED', 'offline payment: no offline balance on this key', 'TRUSTED_KEY');
-      const wallet = decodeWallet(old);
-      if (wallet.currency !== offer.currency) throw new TeeError('BAD_PARAMETERS', `offline payment: balance is in ${wallet.currency}, offer in ${offer.currency}`, 'TRUSTED_KEY');
-      if (offer.amount > wallet.balance) throw new TeeError('ACCESS_DENIED', 'offline payment: amount exceeds the offline balance', 'TRUSTED_KEY');
+      const wallet = checkFunds(old);
       wallet.balance -= offer.amount;
       wallet.counter += 1;
       counter = wallet.counter;
