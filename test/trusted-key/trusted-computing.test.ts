@@ -1,0 +1,152 @@
+/**
+ * The trusted-computing module on its own: keys persist (or not), usage flags, ECDH agreement, and
+ * the CPK provisioning checks (pinned KMC key, packages sealed to this key only, re-issuance).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { utf8 } from '../../src/common/bytes.js';
+import { PROVIDERS } from '../../src/crypto/index.js';
+import { KeyManagementCentre, createMemoryKmcStore, encodeIssuancePackage, encodePublicMatrix } from '../../src/cpk/index.js';
+import { TrustedComputing, TrustedKeyStorage } from '../../src/trusted-key/index.js';
+import { failure } from '../device/fixtures.js';
+
+const provider = PROVIDERS.native;
+
+describe('TrustedComputing', () => {
+  let kmc: KeyManagementCentre;
+  let otherKmc: KeyManagementCentre;
+  let root: string;
+  let dir: string;
+  let storage: TrustedKeyStorage;
+  let tc: TrustedComputing;
+
+  const reopen = async (kmcPublicKey?: Uint8Array) => {
+    await storage.close();
+    storage = await TrustedKeyStorage.open({ dir, provider });
+    tc = await TrustedComputing.open(provider, storage, kmcPublicKey ? { kmcPublicKey } : {});
+  };
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'tee-sim-tc-'));
+    kmc = await KeyManagementCentre.create({ provider, store: createMemoryKmcStore(), masterKey: provider.randomBytes(32) });
+    otherKmc = await KeyManagementCentre.create({ provider });
+    await kmc.createSubdomain('retail', { rows: 8, cols: 8 });
+    await kmc.createSubdomain('retail-h', { rows: 8, cols: 8, mode: 'hardened' });
+    await otherKmc.createSubdomain('retail', { rows: 8, cols: 8 });
+  });
+
+  afterAll(async () => {
+    kmc.close();
+    otherKmc.close();
+    await rm(root, { recursive: true, force: true });
+  });
+
+  beforeEach(async () => {
+    dir = await mkdtemp(join(root, 'key-'));
+    storage = await TrustedKeyStorage.open({ dir, provider });
+    tc = await TrustedComputing.open(provider, storage);
+  });
+
+  afterEach(async () => {
+    await storage.close();
+  });
+
+  it('persistent keys survive a restart; transient keys do not', async () => {
+    const kept = await tc.generateKey('p256', 'sign');
+    const gone = await tc.generateKey('ed25519', 'sign', { persistent: false });
+    expect(kept.keyId).toMatch(/^[0-9a-f]{32}$/);
+    const provisioning = await tc.provisioningPublicKey();
+    await reopen();
+    const message = utf8('m');
+    expect(provider.verify('p256', kept.publicKey!, message, await tc.sign(kept.keyId, message))).toBe(true);
+    expect((await failure(tc.sign(gone.keyId, message))).code).toBe('ITEM_NOT_FOUND');
+    expect(await tc.provisioningPublicKey()).toEqual(provisioning);
+    await tc.deleteKey(kept.keyId);
+    expect((await failure(tc.keyInfo(kept.keyId))).code).toBe('ITEM_NOT_FOUND');
+    expect((await failure(tc.keyInfo('not-an-id'))).code).toBe('ITEM_NOT_FOUND');
+  });
+
+  it('enforces usage flags on every operation', async () => {
+    const sign = await tc.generateKey('ed25519', 'sign');
+    const agree = await tc.generateKey('p256', 'agree');
+    const aead = await tc.generateKey('aes-256-gcm', 'encrypt');
+    const m = utf8('m');
+    expect((await failure(tc.sign(agree.keyId, m))).code).toBe('ACCESS_DENIED');
+    expect((await failure(tc.sign(aead.keyId, m))).code).toBe('ACCESS_DENIED');
+    expect((await failure(tc.encrypt(sign.keyId, m))).code).toBe('ACCESS_DENIED');
+    expect((await failure(tc.deriveSharedKey(sign.keyId, sign.publicKey!))).code).toBe('ACCESS_DENIED');
+    expect((await failure(tc.publicKey(aead.keyId))).code).toBe('BAD_PARAMETERS');
+    expect((await failure(tc.generateKey('x25519', 'sign'))).code).toBe('BAD_PARAMETERS');
+  });
+
+  it('ECDH: two keys derive the same AEAD key; the wrong peer does not', async () => {
+    const otherDir = await mkdtemp(join(root, 'peer-'));
+    const otherStorage = await TrustedKeyStorage.open({ dir: otherDir, provider });
+    try {
+      const peer = await TrustedComputing.open(provider, otherStorage);
+      const a = await tc.generateKey('x25519', 'agree');
+      const b = await peer.generateKey('x25519', 'agree');
+      const c = await peer.generateKey('x25519', 'agree');
+      const ka = await tc.deriveSharedKey(a.keyId, b.publicKey!, { info: utf8('ctx') });
+      const kb = await peer.deriveSharedKey(b.keyId, a.publicKey!, { info: utf8('ctx') });
+      const kc = await peer.deriveSharedKey(c.keyId, a.publicKey!, { info: utf8('ctx') });
+      const sealed = await tc.encrypt(ka.keyId, utf8('hello'), utf8('aad'));
+      expect(await peer.decrypt(kb.keyId, sealed, utf8('aad'))).toEqual(utf8('hello'));
+      expect((await failure(peer.decrypt(kc.keyId, sealed, utf8('aad')))).code).toBe('SECURITY');
+      expect((await failure(tc.deriveSharedKey(a.keyId, new Uint8Array(32)))).code).toBe('SECURITY');
+    } finally {
+      await otherStorage.close();
+    }
+  });
+
+  it('provisioning needs a pinned KMC key, and the pin cannot change', async () => {
+    const matrix = encodePublicMatrix(await kmc.publicMatrix('retail'));
+    expect((await failure(tc.installMatrix(matrix))).code).toBe('BAD_STATE');
+    await tc.pinKmcPublicKey(kmc.kmcPublicKey);
+    await tc.pinKmcPublicKey(kmc.kmcPublicKey); // the same key again is fine
+    expect((await failure(tc.pinKmcPublicKey(otherKmc.kmcPublicKey))).code).toBe('SECURITY');
+    await reopen();
+    expect(tc.kmcPublicKey).toEqual(kmc.kmcPublicKey);
+    await storage.close();
+    storage = await TrustedKeyStorage.open({ dir, provider });
+    expect((await failure(TrustedComputing.open(provider, storage, { kmcPublicKey: otherKmc.kmcPublicKey }))).code).toBe('SECURITY');
+    tc = await TrustedComputing.open(provider, storage);
+  });
+
+  it('accepts matrices and packages only from the pinned KMC, sealed to this key', async () => {
+    await tc.pinKmcPublicKey(kmc.kmcPublicKey);
+    expect((await failure(tc.installMatrix(encodePublicMatrix(await otherKmc.publicMatrix('retail'))))).code).toBe('SECURITY');
+    await tc.installMatrix(encodePublicMatrix(await kmc.publicMatrix('retail')));
+    // A package the other KMC issued, or one sealed to another trusted key: refused.
+    const foreign = await otherKmc.issuePrivateKey('retail', 'alice', { publicKey: await tc.provisioningPublicKey() });
+    expect((await failure(tc.importIssuedIdentity(encodeIssuancePackage(foreign)))).code).toBe('SECURITY');
+    const misaddressed = await kmc.issuePrivateKey('retail', 'alice', { publicKey: provider.generateKeyPair('p256').publicKey });
+    expect((await failure(tc.importIssuedIdentity(encodeIssuancePackage(misaddressed)))).code).toBe('SECURITY');
+    expect(await tc.identities()).toEqual([]);
+
+    const pkg = await kmc.issuePrivateKey('retail', 'alice', { publicKey: await tc.provisioningPublicKey() });
+    const first = await tc.importIssuedIdentity(encodeIssuancePackage(pkg));
+    expect(first).toMatchObject({ usage: 'payment', algorithm: 'p256', identity: { subdomainId: 'retail', userId: 'alice', mode: 'plain' } });
+    expect(await tc.identityKeyId('retail', 'alice')).toBe(first.keyId);
+    expect((await failure(tc.sign(first.keyId, utf8('m')))).code).toBe('ACCESS_DENIED');
+    expect((await failure(tc.deleteKey(first.keyId))).code).toBe('ACCESS_DENIED');
+    // Re-issuance replaces the key.
+    const again = await tc.importIssuedIdentity(encodeIssuancePackage(await kmc.issuePrivateKey('retail', 'alice', { publicKey: await tc.provisioningPublicKey() })));
+    expect(await tc.identityKeyId('retail', 'alice')).toBe(again.keyId);
+    expect((await failure(tc.keyInfo(first.keyId))).code).toBe('ITEM_NOT_FOUND');
+    expect(await tc.identities()).toHaveLength(1);
+  });
+
+  it('maps peers offline: unknown subdomains are not found, hardened peers need their certificate', async () => {
+    await tc.pinKmcPublicKey(kmc.kmcPublicKey);
+    expect((await failure(tc.mapPeerPublicKey({ subdomainId: 'retail', userId: 'bob' }))).code).toBe('ITEM_NOT_FOUND');
+    await tc.installMatrix(encodePublicMatrix(await kmc.publicMatrix('retail')));
+    await tc.installMatrix(encodePublicMatrix(await kmc.publicMatrix('retail-h')));
+    await reopen();
+    expect(await tc.installedSubdomains()).toEqual(['retail', 'retail-h']);
+    expect(await tc.mapPeerPublicKey({ subdomainId: 'retail', userId: 'bob' })).toHaveLength(33);
+    expect((await failure(tc.mapPeerPublicKey({ subdomainId: 'retail-h', userId: 'bob' }))).code).toBe('SECURITY');
+  });
+});
