@@ -112,7 +112,11 @@ function decodeWallet(bytes: Uint8Array): Wallet {
 function decodeOffer(bytes: Uint8Array): PendingOffer {
   const v = decode(bytes, 512, 'TRUSTED_KEY');
   if (!Array.isArray(v) || v.length !== 6 || v[0] !== 1 || !(v[1] instanceof Uint8Array) || !(v[2] instanceof Uint8Array)) corrupt('offer');
-  return { nonce: v[1], digest: v[2], amount: aint(v[3], 'amount'), currency: astring(v[4], 'currency'), expiresAt: aint(v[5], 'expiresAt') };
+  try {
+    return { nonce: v[1], digest: v[2], amount: aint(v[3], 'amount'), currency: astring(v[4], 'currency'), expiresAt: aint(v[5], 'expiresAt') };
+  } catch {
+    return corrupt('offer');
+  }
 }
 
 export class PaymentService {

@@ -206,7 +206,12 @@ export class TrustedComputing {
         zeroize(shared);
       }
     });
-    const info = await this.#store_(aead, 'encrypt', derived, undefined, options.persistent ?? true);
+    let info: KeyInfo;
+    try {
+      info = await this.#keep(aead, 'encrypt', derived, undefined, options.persistent ?? true);
+    } finally {
+      zeroize(derived);
+    }
     this.#trace?.({ lane: 'TK', actor: 'trusted-computing', text: 'ECDH: shared secret turned into an AEAD key inside the key', detail: { aead } });
     return info;
   }
@@ -329,7 +334,7 @@ export class TrustedComputing {
     if (opened.certificate) identity.identityProof = opened.certificate;
     let info: KeyInfo;
     try {
-      info = await this.#store_('p256', 'payment', opened.secretKey, opened.publicKey, true, identity);
+      info = await this.#keep('p256', 'payment', opened.secretKey, opened.publicKey, true, identity);
     } finally {
       zeroize(opened.secretKey);
     }
@@ -417,14 +422,14 @@ export class TrustedComputing {
     if (isAead(algorithm)) secretKey = this.#provider.randomBytes(32);
     else ({ secretKey, publicKey } = this.#provider.generateKeyPair(algorithm));
     try {
-      return await this.#store_(algorithm, usage, secretKey, publicKey, persistent);
+      return await this.#keep(algorithm, usage, secretKey, publicKey, persistent);
     } finally {
       zeroize(secretKey);
     }
   }
 
   /** Keep a key (the record takes a copy of `secretKey`) under a fresh id. */
-  async #store_(
+  async #keep(
     algorithm: TkKeyAlgorithm, usage: KeyUsage, secretKey: Uint8Array, publicKey: Uint8Array | undefined, persistent: boolean, identity?: IdentityInfo,
   ): Promise<KeyInfo> {
     const keyId = toHex(this.#provider.randomBytes(16));

@@ -14,7 +14,7 @@
  * PIN and PUK bytes arrive from the trusted UI over the secure channel and are zeroized after use.
  * The PUK is rendered as a JS string for the screen, which cannot be zeroized (best effort).
  */
-import { zeroize } from '../../common/bytes.js';
+import { constantTimeEqual, zeroize } from '../../common/bytes.js';
 import { abool, abytes, aobject } from '../../common/checks.js';
 import { TeeError } from '../../common/errors.js';
 import type { TraceSink } from '../../common/trace.js';
@@ -268,7 +268,7 @@ export class TrustedInteraction {
       const again = await this.#ask(title, ['Enter the new PIN again'], true);
       if (!again.confirmed) throw new TeeError('CANCEL', `${title}: cancelled by the user`, 'TRUSTED_KEY');
       second = again.pin!;
-      if (second.length !== pin.length || !this.#sameBytes(pin, second)) {
+      if (!this.#sameBytes(pin, second)) {
         throw new TeeError('BAD_PARAMETERS', `${title}: the two entries differ`, 'TRUSTED_KEY');
       }
       return pin;
@@ -283,8 +283,8 @@ export class TrustedInteraction {
   #sameBytes(a: Uint8Array, b: Uint8Array): boolean {
     const key = this.#provider.randomBytes(32);
     try {
-      // Compare MACs rather than the PINs, in constant time.
-      return Buffer.compare(this.#provider.hmacSha256(key, a), this.#provider.hmacSha256(key, b)) === 0;
+      // Compare MACs under a one-time key, in constant time: equal-length or not, nothing about the PINs leaks.
+      return constantTimeEqual(this.#provider.hmacSha256(key, a), this.#provider.hmacSha256(key, b));
     } finally {
       zeroize(key);
     }
