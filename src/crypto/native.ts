@@ -92,6 +92,21 @@ interface PublicEntry {
 const privateCache = new WeakMap<Uint8Array, PrivateEntry>();
 const publicCache = new WeakMap<Uint8Array, PublicEntry>();
 
+/**
+ * Second level for secret keys, by content: callers that copy a key out of storage for each use and
+ * zeroize the copy afterwards (the trusted key does) would otherwise pay a PKCS#8 import (~0.6 ms in
+ * OpenSSL 3, several times the cost of a P-256 signature) on every call. Keyed by algorithm and the
+ * SHA-256 fingerprint already computed for the WeakMap check; bounded, least recently used first out.
+ */
+const FINGERPRINT_CACHE_SIZE = 128;
+const privateByFingerprint = new Map<string, KeyObject>();
+
+function rememberByFingerprint(id: string, key: KeyObject): void {
+  privateByFingerprint.delete(id);
+  if (privateByFingerprint.size >= FINGERPRINT_CACHE_SIZE) privateByFingerprint.delete(privateByFingerprint.keys().next().value!);
+  privateByFingerprint.set(id, key);
+}
+
 function buf(bytes: Uint8Array): Buffer {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
@@ -109,6 +124,13 @@ function privateKeyObject(alg: KeyAlgorithm, secretKey: Uint8Array): KeyObject {
   const fp = fingerprint(secretKey);
   const hit = privateCache.get(secretKey);
   if (hit && hit.alg === alg && timingSafeEqual(hit.fingerprint, fp)) return hit.key;
+  const id = `${alg}:${fp.toString('base64')}`;
+  const known = privateByFingerprint.get(id);
+  if (known) {
+    rememberByFingerprint(id, known);
+    privateCache.set(secretKey, { alg, key: known, fingerprint: fp });
+    return known;
+  }
   const prefix = alg === 'p256' ? PKCS8_P256 : alg === 'ed25519' ? PKCS8_ED25519 : PKCS8_X25519;
   const der = Buffer.concat([prefix, buf(secretKey)]);
   let key: KeyObject;
@@ -120,6 +142,7 @@ function privateKeyObject(alg: KeyAlgorithm, secretKey: Uint8Array): KeyObject {
     der.fill(0);
   }
   privateCache.set(secretKey, { alg, key, fingerprint: fp });
+  rememberByFingerprint(id, key);
   return key;
 }
 
@@ -239,7 +262,9 @@ export const nativeProvider: CryptoProvider = {
     const secretKey = new Uint8Array(32);
     secretKey.set(d, 32 - d.length); // JWK may drop leading zero bytes of a P-256 scalar
     d.fill(0);
-    privateCache.set(secretKey, { alg: algorithm, key: privateKey, fingerprint: fingerprint(secretKey) });
+    const fp = fingerprint(secretKey);
+    privateCache.set(secretKey, { alg: algorithm, key: privateKey, fingerprint: fp });
+    rememberByFingerprint(`${algorithm}:${fp.toString('base64')}`, privateKey);
     return { secretKey, publicKey: rawPublicKey(algorithm, privateKey) };
   },
 
