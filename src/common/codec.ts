@@ -39,18 +39,45 @@ export function encode(value: unknown): Uint8Array {
   return out;
 }
 
-function checkDepth(value: unknown, depth: number, origin: TeeOrigin): void {
+/**
+ * One pass over a decoded value: enforce the depth cap and plain-object rule, and hand callers plain
+ * Uint8Array copies of bin fields (msgpackr returns Buffer views into the input, which a caller may
+ * reuse). Arrays and plain objects are fixed up in place (they are fresh from the decoder); an object
+ * is rebuilt only when it must be: a null prototype, or an own '__proto__' key to drop.
+ */
+function normalise(value: unknown, depth: number, origin: TeeOrigin): unknown {
   if (depth > MAX_DEPTH) throw new TeeError('BAD_PARAMETERS', `message nested deeper than ${MAX_DEPTH}`, origin);
-  if (Array.isArray(value)) for (const v of value) checkDepth(v, depth + 1, origin);
-  else if (value !== null && typeof value === 'object' && !(value instanceof Uint8Array)) {
-    // Only plain objects: not Map/Set/Date from extensions, nor the marker object msgpackr returns
-    // for the reserved byte 0xC1.
-    const proto: unknown = Object.getPrototypeOf(value);
-    if (proto !== Object.prototype && proto !== null) {
-      throw new TeeError('BAD_PARAMETERS', 'message holds an unsupported type', origin);
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? new Uint8Array(value) : value;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const v: unknown = value[i];
+      if (v !== null && typeof v === 'object') value[i] = normalise(v, depth + 1, origin);
+      else if (depth + 1 > MAX_DEPTH) normalise(v, depth + 1, origin);
     }
-    for (const v of Object.values(value)) checkDepth(v, depth + 1, origin);
+    return value;
   }
+  // Only plain objects: not Map/Set/Date from extensions, nor the marker object msgpackr returns
+  // for the reserved byte 0xC1.
+  const proto: unknown = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) {
+    throw new TeeError('BAD_PARAMETERS', 'message holds an unsupported type', origin);
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj);
+  let rebuild = proto === null;
+  for (const k of keys) {
+    if (k === '__proto__') rebuild = true;
+    const v = obj[k];
+    if (v !== null && typeof v === 'object') {
+      const n = normalise(v, depth + 1, origin);
+      if (n !== v && k !== '__proto__') obj[k] = n;
+    } else if (depth + 1 > MAX_DEPTH) normalise(v, depth + 1, origin);
+  }
+  if (!rebuild) return obj;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (k !== '__proto__') out[k] = obj[k];
+  return out;
 }
 
 /** Decode untrusted bytes into a plain value, or throw TeeError('BAD_PARAMETERS'). */
@@ -68,21 +95,5 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, origin: 
     if (err instanceof TeeError) throw err;
     throw new TeeError('BAD_PARAMETERS', 'message: malformed encoding', origin);
   }
-  checkDepth(value, 0, origin);
-  return normaliseBytes(value);
-}
-
-/** msgpackr decodes bin fields as Buffer; hand callers plain Uint8Array views so types are uniform. */
-function normaliseBytes(value: unknown): unknown {
-  if (value instanceof Uint8Array) return Buffer.isBuffer(value) ? new Uint8Array(value) : value;
-  if (Array.isArray(value)) return value.map(normaliseBytes);
-  if (value !== null && typeof value === 'object') {
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      if (k === '__proto__') continue;
-      out[k] = normaliseBytes(v);
-    }
-    return out;
-  }
-  return value;
+  return normalise(value, 0, origin);
 }
