@@ -1,0 +1,143 @@
+/**
+ * The teaching page: asks the local server to run a payment (optionally with a compromised REE) and
+ * draws the returned trace as a sequence diagram in three lanes. Everything is built with DOM calls
+ * and textContent (no HTML from the server is ever parsed).
+ */
+import type { TraceLane } from '../../../common/trace.js';
+import type { Attack, RunResult, TeachEvent } from '../scenario.js';
+import { doc, formData, type PageControl, type PageElement, type PageNode } from './dom.js';
+
+const LANES: readonly TraceLane[] = ['REE', 'TEE', 'TK'];
+const SEES: Readonly<Record<TraceLane, { title: string; note: string }>> = {
+  REE: {
+    title: 'The REE (rich OS) sees',
+    note: 'Public data, opaque handles and ciphertext: every byte it carries, nothing it can open. A compromised REE can change these bytes, but not make them verify.',
+  },
+  TEE: {
+    title: 'Inside the TEE OS',
+    note: 'Plaintext of the wallet TA’s commands and the trusted UI. Private keys stay in the trusted key; the channel to it is encrypted and authenticated.',
+  },
+  TK: {
+    title: 'Inside the trusted key',
+    note: 'Plaintext of the payment it signs and the checks it makes. Its private keys, PIN and channel keys never leave it and are never shown here.',
+  },
+};
+
+const $ = (id: string): PageControl => {
+  const found = doc.getElementById(id);
+  if (!found) throw new Error(`missing #${id}`);
+  return found as PageControl;
+};
+
+function el(tag: string, props: { className?: string; text?: string } = {}, ...children: PageNode[]): PageControl {
+  const node = doc.createElement(tag);
+  if (props.className) node.className = props.className;
+  if (props.text !== undefined) node.textContent = props.text;
+  node.append(...children);
+  return node;
+}
+
+const form = $('controls');
+const attackSelect = $('attack');
+const compromised = $('compromised');
+const runButton = $('run');
+const statusEl = $('status');
+const list = $('events');
+const empty = $('empty');
+const detail = $('detail');
+
+async function loadScenarios(): Promise<void> {
+  const res = await fetch('/api/scenarios');
+  const body = (await res.json()) as { attacks: { id: Attack; title: string }[] };
+  for (const a of body.attacks) {
+    if (a.id === 'none') continue;
+    const option = el('option', { text: a.title });
+    option.value = a.id;
+    attackSelect.append(option);
+  }
+}
+
+compromised.addEventListener('change', () => {
+  attackSelect.disabled = !compromised.checked;
+});
+
+function showDetail(event: TeachEvent, button: PageElement): void {
+  for (const b of Array.from(list.querySelectorAll('.msg.selected'))) b.classList.remove('selected');
+  button.classList.add('selected');
+  const sees = SEES[event.lane];
+  const rows = el('dl');
+  const add = (k: string, v: string) => rows.append(el('dt', { text: k }), el('dd', { text: v }));
+  add('actor', event.actor);
+  add('step', event.text);
+  if (event.t !== undefined) add('time', `${event.t} ms`);
+  for (const [k, v] of Object.entries(event.detail ?? {})) add(k, String(v));
+  detail.replaceChildren(
+    el('h2', { text: sees.title }),
+    el('p', { className: 'who', text: sees.note }),
+    ...(event.kind === 'rejected' ? [el('h3', { className: 'rejected', text: `Rejected: ${String(event.detail?.code ?? 'error')}` })] : []),
+    ...(event.kind === 'attack' ? [el('h3', { text: 'The compromised REE acted here' })] : []),
+    rows,
+  );
+  detail.dataset.lane = event.lane;
+  detail.dataset.eventId = String(event.id);
+}
+
+function draw(result: RunResult): void {
+  list.replaceChildren();
+  empty.hidden = result.events.length > 0;
+  let previous: TraceLane | undefined;
+  for (const event of result.events) {
+    const col = LANES.indexOf(event.lane);
+    const row = el('li', { className: `event ${event.kind}` });
+    row.dataset.lane = event.lane;
+    row.dataset.kind = event.kind;
+    if (previous !== undefined && previous !== event.lane) {
+      const from = LANES.indexOf(previous);
+      const lo = Math.min(from, col);
+      const span = Math.abs(from - col) + 1;
+      const arrow = el('div', { className: `arrow ${col > from ? 'right' : 'left'}` });
+      arrow.style.gridColumn = `${lo + 1} / span ${span}`;
+      arrow.style.margin = `0 calc(100% / ${2 * span})`;
+      row.append(arrow);
+    }
+    const button = el('button', { className: `msg lane-${event.lane}` });
+    button.type = 'button';
+    button.dataset.id = String(event.id);
+    button.style.gridColumn = String(col + 1);
+    if (event.kind === 'rejected') button.append(el('span', { className: 'code', text: String(event.detail?.code ?? 'ERROR') }));
+    button.append(el('span', { className: 'actor', text: event.actor }), doc.createTextNode(event.text));
+    button.addEventListener('click', () => showDetail(event, button));
+    row.append(button);
+    list.append(row);
+    previous = event.lane;
+  }
+  const o = result.outcome;
+  statusEl.className = o.status;
+  statusEl.textContent = o.status === 'completed' ? 'Payment completed.' : `Rejected: ${o.code ?? 'error'}${o.message ? ` (${o.message})` : ''}`;
+}
+
+form.addEventListener('submit', (e) => {
+  e.preventDefault();
+  const flow = String(formData(form).get('flow') ?? 'online');
+  const attack = compromised.checked ? attackSelect.value : 'none';
+  runButton.disabled = true;
+  statusEl.className = '';
+  statusEl.textContent = 'Running…';
+  detail.replaceChildren(el('h2', { text: 'What this side sees' }), el('p', { className: 'hint', text: 'Click a message in the diagram.' }));
+  void (async () => {
+    try {
+      const res = await fetch('/api/run', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ flow, attack }) });
+      const body = (await res.json()) as RunResult | { error: { code: string; message: string } };
+      if ('error' in body) {
+        statusEl.className = 'rejected';
+        statusEl.textContent = `Server error: ${body.error.code} ${body.error.message}`;
+      } else draw(body);
+    } catch {
+      statusEl.textContent = 'The server did not answer.';
+    } finally {
+      runButton.disabled = false;
+    }
+  })();
+});
+
+void loadScenarios();

@@ -1,0 +1,47 @@
+/**
+ * What the teaching page asks the server to run, and what it gets back. Shared by the server and
+ * the page (the page imports the types only).
+ */
+import type { TraceEvent } from '../../common/trace.js';
+
+export const FLOWS = ['online', 'offline'] as const;
+export type Flow = (typeof FLOWS)[number];
+
+export const ATTACKS = ['none', 'tamper-frame', 'replay-payment', 'alter-amount'] as const;
+export type Attack = (typeof ATTACKS)[number];
+
+export const ATTACK_TITLES: Readonly<Record<Attack, string>> = {
+  none: 'honest REE',
+  'tamper-frame': 'flip a bit in a TEE OS ↔ trusted key channel frame',
+  'replay-payment': 'replay the signed payment',
+  'alter-amount': 'alter the amount in the signed payment bytes',
+};
+
+export interface RunRequest {
+  flow: Flow;
+  attack: Attack;
+  amount?: number;
+  currency?: string;
+}
+
+/** One event as the page draws it: a trace event with an id and a role in the story. */
+export interface TeachEvent extends TraceEvent {
+  id: number;
+  /** 'attack': the compromised REE acted; 'rejected': a defence refused (detail.code holds the error code). */
+  kind: 'step' | 'attack' | 'rejected' | 'result';
+}
+
+export interface RunOutcome {
+  /** 'completed': the payment went through; 'rejected': a defence stopped it (or the replayed copy). */
+  status: 'completed' | 'rejected';
+  code?: string;
+  origin?: string;
+  message?: string;
+}
+
+export interface RunResult {
+  flow: Flow;
+  attack: Attack;
+  events: TeachEvent[];
+  outcome: RunOutcome;
+}
