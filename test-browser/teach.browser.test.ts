@@ -1,0 +1,89 @@
+/**
+ * The teaching page in a real browser: starts `tee-sim teach`'s server on a free port, drives Debian's
+ * Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) through playwright-core, runs a payment, opens a
+ * message's detail panel, then turns on the compromised REE and checks the rejection is drawn.
+ * Skips, saying why, when no Chromium is installed (`apt-get install -y chromium`).
+ *
+ * Run: npm run test:browser
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Browser, Page } from 'playwright-core';
+import { createTeachRunner, type TeachRunner } from '../src/ree/teach/runner.js';
+import { startTeachServer, type RunningTeachServer } from '../src/ree/teach/server.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium) console.warn(`teach.browser.test: skipped, no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
+
+describe.skipIf(!haveChromium)('teaching page in Chromium', () => {
+  let dir: string;
+  let runner: TeachRunner;
+  let server: RunningTeachServer;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+  const offsite: string[] = [];
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tee-sim-teach-browser-'));
+    runner = await createTeachRunner({ dataDir: join(dir, 'data') });
+    server = await startTeachServer({ port: 0, runner: runner.run });
+    const { chromium } = await import('playwright-core');
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: [
+        '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+        // playwright gives every launch a fresh, empty user-data-dir of its own.
+        '--disable-component-update', '--disable-sync',
+      ],
+    });
+    page = await browser.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err.message));
+    page.on('request', (req) => {
+      if (!req.url().startsWith(server.url)) offsite.push(req.url());
+    });
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+    await runner?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs an honest payment and shows what each side sees', async () => {
+    await page.goto(server.url);
+    await expect.poll(() => page.locator('#attack option').count()).toBeGreaterThan(0);
+    await page.click('#run');
+    await page.waitForSelector('#status.completed', { timeout: 90_000 });
+    for (const lane of ['REE', 'TEE', 'TK']) expect(await page.locator(`#events .event[data-lane="${lane}"]`).count()).toBeGreaterThan(0);
+
+    await page.locator('#events .event[data-lane="TK"] .msg').first().click();
+    expect(await page.getAttribute('#detail', 'data-lane')).toBe('TK');
+    expect(await page.textContent('#detail h2')).toContain('trusted key');
+    await page.locator('#events .event[data-lane="REE"] .msg').first().click();
+    expect(await page.getAttribute('#detail', 'data-lane')).toBe('REE');
+    expect(await page.textContent('#detail')).toContain('ciphertext');
+    expect(await page.locator('#events .msg.selected').count()).toBe(1);
+  });
+
+  it('with a compromised REE, draws the rejection and its error code', async () => {
+    await page.check('#compromised');
+    await page.selectOption('#attack', 'tamper-frame');
+    await page.click('#run');
+    await page.waitForSelector('#status.rejected', { timeout: 90_000 });
+    expect(await page.locator('#events .event.attack').count()).toBeGreaterThan(0);
+    const rejected = page.locator('#events .event.rejected .msg').first();
+    const code = (await rejected.locator('.code').textContent()) ?? '';
+    expect(code).toMatch(/^[A-Z_]+$/);
+    await rejected.click();
+    expect(await page.textContent('#detail h3')).toContain(code);
+    await page.screenshot({ path: process.env.TEACH_SCREENSHOT ?? join(dir, 'teach.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
+    expect(offsite).toEqual([]);
+  });
+});
