@@ -1,0 +1,134 @@
+/**
+ * The teaching server's JSON API on a real port: a payment run yields three lanes, the REE lane
+ * carries no secret, an attack run reports the rejection with its code, bad input gets a code.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTeachRunner, type TeachRunner } from '../../../src/ree/teach/runner.js';
+import type { RunResult } from '../../../src/ree/teach/scenario.js';
+import { startTeachServer, type RunningTeachServer } from '../../../src/ree/teach/server.js';
+import { redactEvent } from '../../../src/ree/teach/redact.js';
+
+let dir: string;
+let runner: TeachRunner;
+let server: RunningTeachServer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'tee-sim-teach-'));
+  runner = await createTeachRunner({ dataDir: join(dir, 'data') });
+  server = await startTeachServer({ port: 0, runner: runner.run });
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  await runner?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function post(path: string, body: unknown): Promise<{ status: number; json: any }> {
+  const res = await fetch(new URL(path, server.url), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: res.status, json: await res.json() };
+}
+
+async function run(flow: string, attack = 'none'): Promise<RunResult> {
+  const { status, json } = await post('/api/run', { flow, attack });
+  expect(status).toBe(200);
+  return json as RunResult;
+}
+
+/** Every string the REE lane shows (texts and detail values), lower-cased. */
+function reeText(result: RunResult): string {
+  return result.events
+    .filter((e) => e.lane === 'REE')
+    .map((e) => [e.actor, e.text, ...Object.entries(e.detail ?? {}).flat().map(String)].join(' '))
+    .join('\n')
+    .toLowerCase();
+}
+
+function expectNoSecretsInRee(result: RunResult): void {
+  const text = reeText(result);
+  for (const secret of runner.secrets()) expect(text.includes(secret.toLowerCase()), 'a secret reached the REE lane').toBe(false);
+  for (const e of result.events.filter((x) => x.lane === 'REE')) {
+    for (const key of Object.keys(e.detail ?? {})) expect(key).not.toMatch(/secret|private|^pin$|^puk$|channel.?key/i);
+  }
+}
+
+describe('teach server', () => {
+  it('serves the page and the scenario list on 127.0.0.1', async () => {
+    expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const page = await fetch(server.url);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'self'");
+    const html = await page.text();
+    expect(html).toContain('id="events"');
+    const script = /src="\.\/(assets\/[^"]+\.js)"/.exec(html)?.[1];
+    expect(script).toBeDefined();
+    expect((await fetch(new URL(script!, server.url))).status).toBe(200);
+    expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/);
+    const scenarios = await (await fetch(new URL('/api/scenarios', server.url))).json();
+    expect(scenarios.flows).toEqual(['online', 'offline']);
+    expect(scenarios.attacks.map((a: { id: string }) => a.id)).toEqual(['none', 'tamper-frame', 'replay-payment', 'alter-amount']);
+  });
+
+  it.each(['online', 'offline'])('%s payment: three lanes, completed, no secret in the REE lane', async (flow) => {
+    const result = await run(flow);
+    expect(result.outcome.status).toBe('completed');
+    expect(new Set(result.events.map((e) => e.lane))).toEqual(new Set(['REE', 'TEE', 'TK']));
+    expect(result.events.map((e) => e.id)).toEqual(result.events.map((_, i) => i));
+    expect(result.events.some((e) => e.kind === 'rejected')).toBe(false);
+    expectNoSecretsInRee(result);
+  }, 120_000);
+
+  it.each([
+    ['online', 'tamper-frame'],
+    ['online', 'replay-payment'],
+    ['online', 'alter-amount'],
+    ['offline', 'tamper-frame'],
+    ['offline', 'replay-payment'],
+    ['offline', 'alter-amount'],
+  ])('%s payment with %s: the attack and the rejection appear with a code', async (flow, attack) => {
+    const result = await run(flow, attack);
+    expect(result.outcome.status).toBe('rejected');
+    expect(result.outcome.code).toMatch(/^[A-Z_]+$/);
+    const attackAt = result.events.findIndex((e) => e.kind === 'attack');
+    const rejectedAt = result.events.findIndex((e) => e.kind === 'rejected');
+    expect(attackAt).toBeGreaterThanOrEqual(0);
+    expect(rejectedAt).toBeGreaterThan(attackAt);
+    expect(result.events[rejectedAt]!.detail?.code).toBe(result.outcome.code);
+    expectNoSecretsInRee(result);
+  }, 120_000);
+
+  it('refuses bad input with a code and no stack trace', async () => {
+    for (const body of [{ flow: 'cash' }, { flow: 'online', attack: 'rm -rf' }, [], 'x']) {
+      const { status, json } = await post('/api/run', body);
+      expect(status).toBe(400);
+      expect(json.error.code).toBe('BAD_PARAMETERS');
+      expect(JSON.stringify(json)).not.toMatch(/at .*\.ts/);
+    }
+    const big = await post('/api/run', { flow: 'online', pad: 'x'.repeat(10_000) });
+    expect(big.status).toBe(400);
+    expect((await fetch(new URL('/api/run', server.url))).status).toBe(405);
+    expect((await fetch(new URL('/nope', server.url))).status).toBe(404);
+  });
+
+  it('refuses a foreign Host header (DNS rebinding)', async () => {
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = request(server.url, { headers: { host: 'evil.example:80' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    expect(status).toBe(403);
+  });
+
+  it('redacts secret-named detail fields and PUK digits in any lane', () => {
+    const out = redactEvent({ lane: 'TK', actor: 'x', text: 'your PUK is 12345678', detail: { pin: '1234', secretKey: 'ab', channelKey: 'cd', pinTriesLeft: 3, publicKey: 'ef' } });
+    expect(out.text).not.toContain('12345678');
+    expect(out.detail).toEqual({ pin: '[withheld]', secretKey: '[withheld]', channelKey: '[withheld]', pinTriesLeft: 3, publicKey: 'ef' });
+  });
+});
