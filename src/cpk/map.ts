@@ -9,7 +9,7 @@ import { constantTimeEqual, toHex } from '../common/bytes.js';
 import { aint } from '../common/checks.js';
 import { TeeError } from '../common/errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { selectedPoints, sumPoints } from './combine.js';
+import { sumSelectedPoints } from './combine.js';
 import { encodeSeparatingCertificate, mapHardenedPublicKey, type SeparatingCertificate } from './hardened.js';
 import { encodePublicMatrix, verifyPublicMatrix, type PublicMatrix } from './matrix.js';
 
@@ -22,7 +22,7 @@ export function mapPublicKey(provider: CryptoProvider, matrix: PublicMatrix, sub
   if (matrix.mode !== 'plain') {
     throw new TeeError('BAD_PARAMETERS', `cpk map: subdomain ${matrix.subdomainId} is hardened, use mapHardenedPublicKey`, 'API');
   }
-  return sumPoints(provider, selectedPoints(provider, matrix, subdomainId, userId), `cpk map ${subdomainId}/${userId}`);
+  return sumSelectedPoints(provider, matrix, subdomainId, userId, `cpk map ${subdomainId}/${userId}`);
 }
 
 export interface PublicKeyCacheOptions {

@@ -17,6 +17,7 @@ import {
   type KeyAlgorithm,
   type KeyPair,
   type P256Arithmetic,
+  type P256PointSet,
   type SignatureAlgorithm,
 } from './provider.js';
 import {
@@ -58,6 +59,34 @@ function checkScalar(scalar: bigint, title: string): void {
   }
 }
 
+/** The reference P256PointSet: encodings copied at preparation, points decoded on first use. */
+class NoblePointSet implements P256PointSet {
+  readonly encoded: readonly Uint8Array[];
+  readonly decoded: (InstanceType<typeof Point> | undefined)[];
+  constructor(points: readonly Uint8Array[]) {
+    if (!Array.isArray(points)) throw new TeeError('BAD_PARAMETERS', 'preparePoints: expected an array of points');
+    this.encoded = points.map((p) => {
+      if (!(p instanceof Uint8Array)) throw new TeeError('BAD_PARAMETERS', 'preparePoints: not a valid P-256 point');
+      return new Uint8Array(p);
+    });
+    this.decoded = new Array<InstanceType<typeof Point> | undefined>(points.length);
+  }
+  get size(): number {
+    return this.encoded.length;
+  }
+  point(index: number): InstanceType<typeof Point> {
+    if (!Number.isSafeInteger(index) || index < 0 || index >= this.encoded.length) {
+      throw new TeeError('BAD_PARAMETERS', 'addPrepared: index out of range');
+    }
+    let p = this.decoded[index];
+    if (!p) {
+      p = decodePoint(this.encoded[index]!, 'addPoints');
+      this.decoded[index] = p;
+    }
+    return p;
+  }
+}
+
 export const nobleP256Arithmetic: P256Arithmetic = {
   order: N,
   multiplyBase(scalar) {
@@ -71,6 +100,16 @@ export const nobleP256Arithmetic: P256Arithmetic = {
   addPoints(points) {
     let acc = Point.ZERO;
     for (const p of points) acc = acc.add(decodePoint(p, 'addPoints'));
+    if (acc.is0()) throw new TeeError('SECURITY', 'addPoints: sum is the point at infinity');
+    return acc.toBytes(true);
+  },
+  preparePoints(points) {
+    return new NoblePointSet(points);
+  },
+  addPrepared(set, indices) {
+    if (!(set instanceof NoblePointSet)) throw new TeeError('BAD_PARAMETERS', 'addPrepared: not a point set of this provider');
+    let acc = Point.ZERO;
+    for (const i of indices) acc = acc.add(set.point(i));
     if (acc.is0()) throw new TeeError('SECURITY', 'addPoints: sum is the point at infinity');
     return acc.toBytes(true);
   },

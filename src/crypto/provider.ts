@@ -32,6 +32,15 @@ export interface KeyPair {
   readonly publicKey: Uint8Array;
 }
 
+/**
+ * A fixed list of points prepared for repeated sums (a CPK public matrix): the encodings are copied
+ * when prepared, and each point is decoded (decompressed and checked) the first time a sum uses it,
+ * then kept decoded. Opaque: only the provider that prepared it can use it.
+ */
+export interface P256PointSet {
+  readonly size: number;
+}
+
 /** P-256 group arithmetic for CPK. Points are 33-byte compressed encodings; scalars are bigints. */
 export interface P256Arithmetic {
   /** The group order n. */
@@ -42,6 +51,13 @@ export interface P256Arithmetic {
   multiply(point: Uint8Array, scalar: bigint): Uint8Array;
   /** Sum of points; throws TeeError('SECURITY') if the sum is the point at infinity. */
   addPoints(points: readonly Uint8Array[]): Uint8Array;
+  /** Optional (CPK falls back to addPoints). Prepare points for `addPrepared` (copies them; throws BAD_PARAMETERS if an entry is not bytes). */
+  preparePoints?(points: readonly Uint8Array[]): P256PointSet;
+  /**
+   * Sum of the prepared points at `indices`, the same result and errors as `addPoints` of those
+   * points (SECURITY at infinity, BAD_PARAMETERS for an invalid point or an index out of range).
+   */
+  addPrepared?(set: P256PointSet, indices: readonly number[]): Uint8Array;
   /** True if the bytes decode to a point on the curve (not infinity). */
   isValidPoint(point: Uint8Array): boolean;
   /** Reduce any bigint mod n (result in [0, n-1]). */
