@@ -10,3 +10,4 @@ export {
 export { formatTraceEvent, formatSummary } from './print.js';
 export { spawnBackend, type BackendProcess } from './backend-process.js';
 export { publishKmcPublicState } from './kmc-files.js';
+export { runDemo, type RunDemoOptions, type DemoWhich } from './run.js';
