@@ -128,15 +128,39 @@ function ledgerError(code: 'ACCESS_DENIED' | 'ACCESS_CONFLICT' | 'ITEM_NOT_FOUND
   return new TeeError(code, message, 'BACKEND');
 }
 
+/** Online settlements staged for the next group commit: one batch, one fsync, settled together. */
+interface Group {
+  ops: Op[];
+  promise: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
 export class Ledger {
   private readonly queue = new SerialQueue();
   private closed = false;
+  /**
+   * Group commit for online settlements: each is checked in the queue against the database plus the
+   * writes of settlements staged before it (`overlay`), then staged; the queue moves on while the
+   * staged group is written in one atomic batch with one fsync. A settlement's promise resolves only
+   * once its group is durable. If a batch fails, that group and every group staged after it (their
+   * checks saw its writes) fail, the overlay is dropped and the sequence number rewinds: all or
+   * nothing per settlement, never double-settled. Every other mutation first waits for the groups.
+   */
+  private group: Group | null = null;
+  private flushing: Promise<void> | null = null;
+  private readonly overlay = new Map<string, unknown>();
+  /** Bumped when a failed batch drops the overlay: a read that straddled it is taken again. */
+  private epoch = 0;
+  private committedSeq: number;
 
   private constructor(
     private readonly db: Level<string, unknown>,
     private nextSeq: number,
     private readonly sync: boolean,
-  ) {}
+  ) {
+    this.committedSeq = nextSeq;
+  }
 
   /** Open (or create) the ledger in `dir`. Throws BUSY if another process holds it. */
   static async open(dir: string, options: LedgerOptions = {}): Promise<Ledger> {
@@ -160,6 +184,7 @@ export class Ledger {
     if (this.closed) return;
     this.closed = true;
     await this.queue.idle();
+    await this.drain();
     await this.db.close();
   }
 
@@ -210,11 +235,12 @@ export class Ledger {
    * (ACCESS_DENIED); on any rejection nothing is written.
    */
   settleOnline(s: OnlineSettlement, issue: ReceiptIssuer): Promise<SettlementRecord> {
-    return this.exclusive(async () => {
+    if (this.closed) return Promise.reject(ledgerError('BUSY', 'ledger: closed'));
+    return this.queue.run(async () => {
       const nonceKey = `${P.nonce}${partyKey(s.payer)}/${toHex(s.nonce)}`;
       const refKey = `${P.payment}online/${partyKey(s.payee)}/${s.orderId}`;
       // One read for everything the checks need: each level read is a thread-pool round trip.
-      const [seen, paid, payerAccount, payeeAccount] = await this.db.getMany([nonceKey, refKey, P.account + partyKey(s.payer), P.account + partyKey(s.payee)]);
+      const [seen, paid, payerAccount, payeeAccount] = await this.readMany([nonceKey, refKey, P.account + partyKey(s.payer), P.account + partyKey(s.payee)]);
       if (seen !== undefined) throw ledgerError('SECURITY', 'replayed payment');
       if (paid !== undefined) throw ledgerError('ACCESS_CONFLICT', `order ${s.orderId} is already paid`);
       const [payer, payee] = this.checkTransfer(s, payerAccount as AccountValue | undefined, payeeAccount as AccountValue | undefined);
@@ -224,7 +250,10 @@ export class Ledger {
         seq, settledAt: s.at, digest: s.digest, receipt: toBase64url(issue({ seq, settledAt: s.at })),
       };
       const entry: JournalEntry = { seq, at: s.at, kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency };
-      await this.commit([...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
+      const durable = this.stage([...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
+      return { record, durable };
+    }).then(async ({ record, durable }) => {
+      await durable;
       return record;
     });
   }
@@ -309,7 +338,75 @@ export class Ledger {
 
   private exclusive<T>(task: () => Promise<T>): Promise<T> {
     if (this.closed) return Promise.reject(ledgerError('BUSY', 'ledger: closed'));
-    return this.queue.run(task);
+    return this.queue.run(async () => {
+      await this.drain();
+      return task();
+    });
+  }
+
+  /** Database reads seen through the staged, not yet written, settlements (copies: callers mutate them). */
+  private async readMany(keys: string[]): Promise<unknown[]> {
+    for (;;) {
+      // Take the staged values before reading: a group written (and dropped from the overlay) while
+      // the read runs may or may not be in what the read returns, but it is in the snapshot.
+      const epoch = this.epoch;
+      const staged = keys.map((k) => (this.overlay.has(k) ? { value: this.overlay.get(k) } : undefined));
+      const values = await this.db.getMany(keys);
+      if (epoch !== this.epoch) continue;
+      return values.map((v, i) => (staged[i] ? structuredClone(staged[i].value) : v));
+    }
+  }
+
+  /** Add a settlement's writes to the open group; resolves once the group is written. */
+  private stage(ops: Op[]): Promise<void> {
+    let g = this.group;
+    if (!g) {
+      let resolve!: () => void;
+      let reject!: (err: unknown) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      g = this.group = { ops: [], promise, resolve, reject };
+    }
+    for (const op of ops) {
+      g.ops.push(op);
+      this.overlay.set(op.key, op.value);
+    }
+    this.nextSeq++;
+    this.flushing ??= this.flushGroups();
+    return g.promise;
+  }
+
+  private async flushGroups(): Promise<void> {
+    // Let the settlements already queued stage into this group before it is written.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.group) {
+      const g = this.group;
+      this.group = null;
+      const seqAfter = this.nextSeq;
+      try {
+        await this.db.batch(g.ops, { sync: this.sync });
+      } catch (err) {
+        const later = this.group as Group | null;
+        this.group = null;
+        this.overlay.clear();
+        this.epoch++;
+        this.nextSeq = this.committedSeq;
+        g.reject(err);
+        later?.reject(err);
+        continue;
+      }
+      this.committedSeq = seqAfter;
+      for (const op of g.ops) if (this.overlay.get(op.key) === op.value) this.overlay.delete(op.key);
+      g.resolve();
+    }
+    this.flushing = null;
+  }
+
+  /** Wait until every staged settlement is written (or failed). */
+  private async drain(): Promise<void> {
+    while (this.flushing) await this.flushing;
   }
 
   private async getAccount(party: PartyId): Promise<AccountValue | undefined> {
@@ -359,5 +456,6 @@ export class Ledger {
   private async commit(ops: Op[]): Promise<void> {
     await this.db.batch(ops, { sync: this.sync });
     if (ops.some((op) => op.key.startsWith(P.journal))) this.nextSeq++;
+    this.committedSeq = this.nextSeq;
   }
 }

@@ -1,0 +1,78 @@
+/** Group commit of online settlements: many in flight share batches, yet stay all-or-nothing each. */
+import { afterEach, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ledger, type OnlineSettlement } from '../../../src/ree/backend/ledger.js';
+import { TeeError } from '../../../src/common/errors.js';
+
+const alice = { subdomainId: 'retail', userId: 'alice' };
+const shop = { subdomainId: 'retail', userId: 'shop-1' };
+const issue = ({ seq }: { seq: number }) => new Uint8Array([seq & 0xff]);
+let dirs: string[] = [];
+afterEach(async () => {
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  dirs = [];
+});
+
+function online(n: number, nonceOf = n): OnlineSettlement {
+  const nonce = new Uint8Array(16);
+  new DataView(nonce.buffer).setUint32(0, nonceOf);
+  return { payer: alice, payee: shop, amount: 10, currency: 'CNY', orderId: `ORD-${n}`, nonce, digest: `d${n}`, at: 1000 + n };
+}
+
+async function open(balance: number): Promise<Ledger> {
+  const dir = await mkdtemp(join(tmpdir(), 'tee-sim-group-'));
+  dirs.push(dir);
+  const ledger = await Ledger.open(dir, { sync: false });
+  await ledger.openAccount(alice, 'CNY', balance);
+  await ledger.openAccount(shop, 'CNY', 0);
+  return ledger;
+}
+
+describe('ledger group commit', () => {
+  it('64 concurrent payments against funds for 25: exactly 25 settle, replays refused, journal without gaps', async () => {
+    const ledger = await open(250);
+    const attempts = Array.from({ length: 64 }, (_, i) => ledger.settleOnline(online(i), issue));
+    const replays = Array.from({ length: 8 }, (_, i) => ledger.settleOnline(online(100 + i, i), issue));
+    const results = await Promise.allSettled([...attempts, ...replays]);
+    const ok = results.filter((r) => r.status === 'fulfilled');
+    expect(ok).toHaveLength(25);
+    const codes = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as TeeError).code] : []));
+    expect(codes.filter((c) => c === 'ACCESS_DENIED').length + codes.filter((c) => c === 'SECURITY').length).toBe(72 - 25);
+    expect(await ledger.balances(alice)).toEqual({ CNY: 0 });
+    expect(await ledger.balances(shop)).toEqual({ CNY: 250 });
+    const seqs = (await ledger.journal()).map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    await ledger.close();
+  });
+
+  it('a failed batch fails its settlements and those staged after it; nothing of them is written', async () => {
+    const ledger = await open(1000);
+    const db = (ledger as unknown as { db: { batch: (...a: unknown[]) => Promise<void> } }).db;
+    const real = db.batch.bind(db);
+    let fail = true;
+    db.batch = async (...a: unknown[]) => {
+      if (fail) {
+        fail = false;
+        throw new Error('disk full');
+      }
+      return real(...a);
+    };
+    const first = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => ledger.settleOnline(online(i), issue)));
+    const failed = first.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));
+    const settled = first.flatMap((r, i) => (r.status === 'fulfilled' ? [i] : []));
+    expect(failed.length).toBeGreaterThan(0);
+    // Only what settled is in the ledger, and the journal has no gap where the failed group was.
+    expect(await ledger.balances(alice)).toEqual({ CNY: 1000 - 10 * settled.length });
+    let seqs = (await ledger.journal()).map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: seqs.length }, (_, i) => i + 1));
+    // The failed payments go through when resubmitted; the settled ones are refused as replays.
+    await Promise.all(failed.map((i) => ledger.settleOnline(online(i), issue)));
+    for (const i of settled) await expect(ledger.settleOnline(online(i), issue)).rejects.toMatchObject({ code: 'SECURITY' });
+    expect(await ledger.balances(alice)).toEqual({ CNY: 940 });
+    seqs = (await ledger.journal()).map((e) => e.seq);
+    expect(seqs).toEqual(Array.from({ length: 8 }, (_, i) => i + 1));
+    await ledger.close();
+  });
+});
