@@ -1,16 +1,192 @@
 /**
- * Runs one payment for the teaching page. Until the demo world lands this serves the stand-in story.
+ * Runs one payment for the teaching page on a fresh demo world (src/ree/demo, backend in process),
+ * collecting the three-lane trace of the payment itself (world set-up is left out). With an attack,
+ * the compromised REE does one thing a real rich OS could do, the run goes on until a defence
+ * refuses, and the refusal is added to the trace with its error code, in the lane that refused:
+ *
+ *   tamper-frame    flip one bit of the next TEE OS -> trusted key channel frame (the phone's interceptor)
+ *                   -> the trusted key's record layer rejects it, the call fails
+ *   replay-payment  online: submit the same signed payment to the backend again -> refused as a replay
+ *                   offline: show the payee the same signed payment QR again -> its trusted key refuses
+ *   alter-amount    online: raise the amount in the signed payment bytes (display text rewritten to
+ *                   match) before they go to the backend -> the signature does not verify
+ *                   offline: raise the amount in the payee's signed offer before the payer scans it
+ *                   -> the payer's trusted key does not accept the offer
  */
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { toHex } from '../../common/bytes.js';
+import { TeeError } from '../../common/errors.js';
+import type { TraceEvent, TraceLane } from '../../common/trace.js';
+import { shortHex } from '../../common/trace.js';
+import { defaultProvider } from '../../crypto/index.js';
+import type { CryptoProvider } from '../../crypto/provider.js';
+import { flipBit, TO_INITIATOR } from '../../channel/index.js';
+import { loadOrIssueHardware } from '../../device/hardware.js';
+import {
+  decodeSigned, encodeSigned, formatAmount, onlineDisplayText, type SignedStatement,
+} from '../../protocol/payment.js';
+import { createDemoWorld, runOfflinePayment, runOnlinePayment, type DemoWorld } from '../demo/index.js';
+import { decodeQrText, encodeQrText } from '../qr/index.js';
+import type { Attack, RunRequest, RunResult, TeachEvent } from './scenario.js';
 import type { ScenarioRunner } from './server.js';
-import { sampleRunner } from './sample.js';
 
 export interface TeachRunner {
   run: ScenarioRunner;
-  /** The secrets of the simulated users (PINs, key bytes as hex) so tests can scan for them; never served. */
+  /** The simulated users' secrets (PIN, identity private keys as hex) so tests can scan for them; never served. */
   secrets(): string[];
   close(): Promise<void>;
 }
 
-export async function createTeachRunner(_options: { dataDir?: string } = {}): Promise<TeachRunner> {
-  return { run: sampleRunner, secrets: () => ['1234'], close: async () => undefined };
+export interface TeachRunnerOptions {
+  /** Parent directory for each run's world (a fresh sub-directory per run, removed afterwards); default the OS temp dir. */
+  dataDir?: string;
+  provider?: CryptoProvider;
+}
+
+const PIN = '73925184';
+const DEFAULT_AMOUNT = { online: 2_550, offline: 1_200 } as const;
+
+/** A compromised REE's action, drawn in the REE lane. */
+function attackEvent(text: string, detail?: TraceEvent['detail']): TraceEvent & { kind: 'attack' } {
+  return { lane: 'REE', actor: 'compromised REE', text, kind: 'attack', ...(detail ? { detail } : {}) };
+}
+
+/** Raise the amount inside signed statement bytes, keeping the signature (and rewriting the display text to match). */
+function raiseAmount<K extends 'online-payment' | 'offline-offer'>(bytes: Uint8Array, kind: K): { bytes: Uint8Array; from: number; to: number } {
+  const signed = decodeSigned(bytes, kind);
+  const s = signed.statement as SignedStatement & { amount: number; display?: string };
+  const from = s.amount;
+  const to = from * 100;
+  const statement = { ...s, amount: to } as typeof s;
+  if (statement.kind === 'online-payment') statement.display = onlineDisplayText(statement);
+  return { bytes: encodeSigned({ ...signed, statement } as never), from, to };
+}
+
+export async function createTeachRunner(options: TeachRunnerOptions = {}): Promise<TeachRunner> {
+  const provider = options.provider ?? defaultProvider();
+  const base = options.dataDir ?? tmpdir();
+  await mkdir(base, { recursive: true });
+  const secrets = new Set<string>([PIN]);
+
+  const run: ScenarioRunner = async (request: RunRequest): Promise<RunResult> => {
+    const dir = await mkdtemp(join(base, 'teach-run-'));
+    const events: TeachEvent[] = [];
+    let recording = false;
+    const push = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => {
+      if (recording) events.push({ ...e, id: events.length, kind: e.kind ?? 'step' });
+    };
+    const started = performance.now();
+    const stamp = () => Math.round((performance.now() - started) * 10) / 10;
+    const trace = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => {
+      // A flipped frame: the trusted key's record layer refuses it (its tag does not verify) and drops the channel.
+      if (request.attack === 'tamper-frame' && e.lane === 'TK' && e.actor === 'communication-agent' && typeof e.detail?.reason === 'string' && !rejected()) {
+        const code = e.detail.reason;
+        push({ ...e, t: stamp(), kind: 'rejected', text: `rejected the altered record (${code}); ${e.text}`, detail: { ...e.detail, code } });
+      } else push({ ...e, t: stamp() });
+    };
+    const rejected = () => events.find((x) => x.kind === 'rejected');
+    let world: DemoWorld | undefined;
+    try {
+      world = await createDemoWorld({ dataDir: dir, provider, trace, backend: 'in-process', pin: PIN });
+      await rememberSecrets(world, secrets);
+      recording = true;
+      const amount = request.amount ?? DEFAULT_AMOUNT[request.flow];
+      const currency = request.currency;
+      try {
+        await runFlow(world, request.flow, request.attack, { amount, ...(currency ? { currency } : {}) }, (e) => trace(e));
+        push({ lane: 'REE', actor: 'result', text: `payment completed: ${formatAmount(amount, currency ?? 'CNY')}`, kind: 'result' });
+        return { flow: request.flow, attack: request.attack, events, outcome: { status: 'completed' } };
+      } catch (err) {
+        if (!(err instanceof TeeError)) throw err;
+        const first = rejected();
+        if (first) {
+          // The defence already refused (and is drawn); the REE sees its call fail.
+          trace({ lane: 'REE', actor: `wallet:${world.parties.payer.userId}`, text: `the call failed: ${err.message}`, detail: { code: err.code, origin: err.origin } });
+          const code = String(first.detail?.code ?? err.code);
+          return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code, origin: err.origin, message: err.message } };
+        }
+        trace({ ...rejecter(request.flow, request.attack), text: `rejected: ${err.message}`, detail: { code: err.code, origin: err.origin }, kind: 'rejected' });
+        return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code: err.code, origin: err.origin, message: err.message } };
+      }
+    } finally {
+      recording = false;
+      for (const phone of world ? [world.phones.payer, world.phones.payee] : []) phone.interceptor.setHook(undefined);
+      await world?.close().catch(() => undefined);
+      await rm(dir, { recursive: true, force: true }).catch(() => undefined);
+    }
+  };
+
+  return { run, secrets: () => [...secrets], close: async () => undefined };
+}
+
+/** Where a defence refuses each attack (the error itself surfaces in the wallet that made the call). */
+function rejecter(flow: RunRequest['flow'], attack: Attack): { lane: TraceLane; actor: string } {
+  if (attack === 'tamper-frame') return { lane: 'TK', actor: 'communication-agent' };
+  if (flow === 'online') return { lane: 'REE', actor: 'backend' };
+  if (attack === 'alter-amount') return { lane: 'TK', actor: 'trusted-computing (payer)' };
+  return { lane: 'TK', actor: 'trusted-computing (payee)' };
+}
+
+type Emit = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => void;
+
+async function runFlow(world: DemoWorld, flow: RunRequest['flow'], attack: Attack, input: { amount: number; currency?: string }, emit: Emit): Promise<void> {
+  if (attack === 'none') {
+    if (flow === 'online') await runOnlinePayment(world, input);
+    else await runOfflinePayment(world, input);
+    return;
+  }
+  if (attack === 'tamper-frame') {
+    // The payer's phone: the next frame the TEE OS sends its trusted key gets one bit flipped.
+    const phone = world.phones.payer;
+    let done = false;
+    phone.interceptor.setHook((frame, direction) => {
+      if (done || direction !== TO_INITIATOR) return 'pass';
+      done = true;
+      const bit = frame.length * 8 - 3; // inside the record's authentication tag
+      emit(attackEvent(`flipped bit ${bit} of a ${frame.length}-byte TEE OS -> trusted key frame`, { before: shortHex(frame), after: shortHex(flipBit(frame, bit)) }));
+      return { replace: flipBit(frame, bit) };
+    });
+    if (flow === 'online') await runOnlinePayment(world, input);
+    else await runOfflinePayment(world, input);
+    return;
+  }
+  const { payer, payee } = world.wallets;
+  const currency = input.currency ?? 'CNY';
+  if (flow === 'online') {
+    const { qrText } = payee.requestPayment({ amount: input.amount, currency });
+    const signed = await payer.signOnline(qrText);
+    if (attack === 'replay-payment') {
+      await payer.submitOnline(signed);
+      emit(attackEvent('sends the same signed payment to the backend again', { signedPayment: shortHex(signed) }));
+      await world.backend.client.submitPayment(signed);
+    } else {
+      const altered = raiseAmount(signed, 'online-payment');
+      emit(attackEvent(`changes the amount in the signed payment from ${altered.from} to ${altered.to} (signature kept)`, { before: shortHex(signed), after: shortHex(altered.bytes) }));
+      await world.backend.client.submitPayment(altered.bytes);
+    }
+    return;
+  }
+  // offline
+  const offer = await payee.offerOffline({ amount: input.amount, currency });
+  if (attack === 'alter-amount') {
+    const env = decodeQrText(offer.qrText);
+    const altered = raiseAmount(env.body, 'offline-offer');
+    emit(attackEvent(`changes the amount in the payee's signed offer QR from ${altered.from} to ${altered.to} (signature kept)`, { before: shortHex(env.body), after: shortHex(altered.bytes) }));
+    await payer.payOffline(encodeQrText({ ...env, body: altered.bytes }));
+    return;
+  }
+  const paid = await payer.payOffline(offer.qrText);
+  await payee.acceptOffline(paid.qrText);
+  emit(attackEvent('shows the payee the same signed offline payment QR again', { signedPayment: shortHex(paid.payment) }));
+  await payee.acceptOffline(paid.qrText);
+}
+
+/** The secrets a leak check should look for: the PIN and every identity private key of both phones. */
+async function rememberSecrets(world: DemoWorld, secrets: Set<string>): Promise<void> {
+  for (const phone of [world.phones.payer, world.phones.payee]) {
+    const hw = await loadOrIssueHardware(join(phone.paths.tee, '..', 'hardware'), world.factory, phone.name, 'p256');
+    for (const key of [hw.teeOs.secretKey, hw.device.secretKey, hw.trustedKey.secretKey]) secrets.add(toHex(key));
+  }
 }

@@ -68,7 +68,7 @@ describe('teach server', () => {
     expect(script).toBeDefined();
     expect((await fetch(new URL(script!, server.url))).status).toBe(200);
     expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/);
-    const scenarios = await (await fetch(new URL('/api/scenarios', server.url))).json();
+    const scenarios = (await (await fetch(new URL('/api/scenarios', server.url))).json()) as any;
     expect(scenarios.flows).toEqual(['online', 'offline']);
     expect(scenarios.attacks.map((a: { id: string }) => a.id)).toEqual(['none', 'tamper-frame', 'replay-payment', 'alter-amount']);
   });
