@@ -105,7 +105,7 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
           // The defence already refused (and is drawn); the REE sees its call fail.
           trace({ lane: 'REE', actor: `wallet:${world.parties.payer.userId}`, text: `the call failed: ${err.message}`, detail: { code: err.code, origin: err.origin } });
           const code = String(first.detail?.code ?? err.code);
-          return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code, origin: err.origin, message: err.message } };
+          return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code, origin: err.origin, message: first.text } };
         }
         trace({ ...rejecter(request.flow, request.attack), text: `rejected: ${err.message}`, detail: { code: err.code, origin: err.origin }, kind: 'rejected' });
         return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code: err.code, origin: err.origin, message: err.message } };

@@ -51,6 +51,10 @@ function reeText(result: RunResult): string {
 function expectNoSecretsInRee(result: RunResult): void {
   const text = reeText(result);
   for (const secret of runner.secrets()) expect(text.includes(secret.toLowerCase()), 'a secret reached the REE lane').toBe(false);
+  // The TEE and trusted-key lanes show plaintext of those worlds, but never key bytes or the PIN either.
+  const all = JSON.stringify(result).toLowerCase();
+  for (const secret of runner.secrets()) expect(all.includes(secret.toLowerCase()), 'a secret reached the page').toBe(false);
+  expect(runner.secrets().length).toBeGreaterThanOrEqual(7);
   for (const e of result.events.filter((x) => x.lane === 'REE')) {
     for (const key of Object.keys(e.detail ?? {})) expect(key).not.toMatch(/secret|private|^pin$|^puk$|channel.?key/i);
   }
