@@ -147,8 +147,8 @@ export interface Adversary {
   /** Flip one bit in every file under `dir` whose name matches `pattern` (default: LevelDB tables and logs). */
   flipFileBits(dir: string, pattern?: RegExp): Promise<number>;
   restartTrustedKey(name: PhoneName): Promise<void>;
-  /** Power-cycle the whole phone: the TEE OS is recreated from its directories. */
-  restartPhone(name: PhoneName): Promise<void>;
+  /** Power-cycle the whole phone: the TEE OS is recreated from its directories; `whileOff` runs with the phone switched off (edit its files). */
+  restartPhone(name: PhoneName, whileOff?: () => Promise<void>): Promise<void>;
   restartBackend(): Promise<void>;
   readonly backend: RunningBackend;
   readonly backendDir: string;
@@ -184,6 +184,7 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
   const qrLog: string[] = [];
   const logs: string[] = [];
   const phones = new Map<PhoneName, Phone>();
+  const phonePaths = new Map<PhoneName, PhonePathsView>();
   const users = new Map<PhoneName, TrustedUiScript>();
   const retiredFrames: Uint8Array[] = [];
   const wallets: HostileWallet[] = [];
@@ -206,6 +207,8 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
       if (puk) textSecrets.set(`puk:${name}`, puk);
     });
     phones.set(name, phone);
+    const [teeStore, trustedKeyStore] = phone.paths.reeVisible as [string, string];
+    phonePaths.set(name, { teeStore, trustedKeyStore });
     return phone;
   };
 
@@ -262,10 +265,7 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
     user: (name) => need(users.get(name), `user ${name}`),
     party: (name, subdomainId = PLAIN) => ({ subdomainId, userId: name }),
     link: (name) => adv.phone(name).interceptor,
-    paths: (name) => {
-      const [teeStore, trustedKeyStore] = adv.phone(name).paths.reeVisible as [string, string];
-      return { teeStore, trustedKeyStore };
-    },
+    paths: (name) => need(phonePaths.get(name), `phone ${name}`),
     async wallet(name) {
       const context = await initializeContext(adv.phone(name).driver, { name: 'hostile-wallet', capture: capture.hook });
       const session = await openSession(context, WALLET_TA_UUID, { login: 'public' });
@@ -313,11 +313,13 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
       retiredFrames.push(...adv.link(name).frames());
       await adv.phone(name).restartTrustedKey();
     },
-    async restartPhone(name) {
+    async restartPhone(name, whileOff) {
       const old = adv.phone(name);
       retiredFrames.push(...old.interceptor.frames());
       for (const w of wallets.splice(0)) await w.close();
       await old.close();
+      phones.delete(name);
+      await whileOff?.();
       await makePhone(name);
       await adv.phone(name).trustedKey.whenConnected();
     },
@@ -334,7 +336,8 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
       const request: PaymentRequest = {
         version: 1, kind: 'online-request', payee, amount, currency: 'CNY', orderId: `order-${now}-${++orders}`, expiresAt: now + 600_000, ...overrides,
       };
-      const qr = adv.qrText({ version: 1, type: 'online-request', issuedAt: now, expiresAt: request.expiresAt, body: encodePaymentRequest(request) });
+      // An already expired request (attack scenarios) was issued a minute before it expired.
+      const qr = adv.qrText({ version: 1, type: 'online-request', issuedAt: Math.min(now, request.expiresAt - 60_000), expiresAt: request.expiresAt, body: encodePaymentRequest(request) });
       return { request, qr };
     },
     qrText(envelope) {
@@ -344,7 +347,7 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
     },
     readQr: (text, now) => decodeQrText(text, now === undefined ? {} : { now }),
     alterQr(text, change) {
-      const e = decodeQrText(text, { now: 0 });
+      const e = decodeQrText(text);
       return adv.qrText(change(e));
     },
     log(line) {
@@ -361,7 +364,7 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
       }
       for (const q of qrLog) scanner.addText('qr', q);
       for (const l of logs) scanner.addText('log', l);
-      for (const name of phones.keys()) {
+      for (const name of phonePaths.keys()) {
         const p = adv.paths(name);
         await scanner.addDirectory(`${name} tee ree-fs`, p.teeStore);
         await scanner.addDirectory(`${name} trusted-key store`, p.trustedKeyStore);

@@ -1,0 +1,1 @@
+export const fuzzScenarios = [] as import('../scenario.js').Scenario[];
