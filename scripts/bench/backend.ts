@@ -14,6 +14,8 @@ import { decodeSigned, encodeSigned, onlineDisplayText, signingBytes, MAX_AMOUNT
 import { Ledger } from '../../src/ree/backend/ledger.js';
 import { SubdomainDirectory } from '../../src/ree/backend/directory.js';
 import { SettlementService } from '../../src/ree/backend/settle.js';
+import { VerifyPool } from '../../src/ree/backend/verify-pool.js';
+import { availableParallelism } from 'node:os';
 import { startBackend } from '../../src/ree/backend/server.js';
 import { BackendClient } from '../../src/ree/backend/client.js';
 import { compare, measure, QUICK, type BenchSuite, type Comparison } from './harness.js';
@@ -115,6 +117,25 @@ export const suite: BenchSuite = {
           { onProgress: progress, opsPerCall: CONCURRENCY },
         );
         rows.push(compare('backend', name, noSync, verifyRate));
+
+        // Verification on worker threads ahead of the serial settle, 1 .. available cores.
+        const cores = availableParallelism();
+        for (let workers = 1; workers <= cores; workers++) {
+          const pool = new VerifyPool({ provider: name, size: workers });
+          try {
+            const pooled = new SettlementService({ provider, ledger: fastLedger, directory, backendKey: provider.generateKeyPair('p256'), verifyPool: pool });
+            const nextPooled = supply(w, verifyRate.opsPerSec);
+            await pooled.submitOnline(nextPooled()); // workers started and warm
+            const r = await measure(
+              `settle (${CONCURRENCY} in flight, no fsync, ${workers} verify worker${workers > 1 ? 's' : ''})`,
+              () => Promise.all(Array.from({ length: CONCURRENCY }, () => pooled.submitOnline(nextPooled()))),
+              { onProgress: progress, opsPerCall: CONCURRENCY },
+            );
+            rows.push(compare('backend', name, r, verifyRate));
+          } finally {
+            await pool.close();
+          }
+        }
         await fastLedger.close();
 
         // Over loopback HTTP with a few requests in flight.

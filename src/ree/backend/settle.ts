@@ -13,7 +13,8 @@ import {
 import { decodePublicMatrix, encodePublicMatrix, type PublicMatrix } from '../../cpk/index.js';
 import type { DuplicateRecord, Ledger, SettlementRecord } from './ledger.js';
 import type { SubdomainDirectory } from './directory.js';
-import { verifyOfflinePair, verifyOnlinePayment, type VerifyContext } from './verify.js';
+import { verifyOfflinePair, verifyOnlinePayment, verifyOnlinePaymentWith, type VerifyContext } from './verify.js';
+import type { VerifyPool } from './verify-pool.js';
 
 export interface SettledPayment {
   receipt: Signed<Receipt>;
@@ -31,6 +32,8 @@ export interface SettlementServiceOptions {
   directory: SubdomainDirectory;
   backendKey: KeyPair;
   now?: () => number;
+  /** Check online payment signatures on worker threads (the caller owns and closes the pool). */
+  verifyPool?: VerifyPool;
 }
 
 export class SettlementService {
@@ -39,12 +42,14 @@ export class SettlementService {
   readonly directory: SubdomainDirectory;
   private readonly backendKey: KeyPair;
   private readonly ctx: VerifyContext;
+  private readonly verifyPool: VerifyPool | undefined;
 
   constructor(options: SettlementServiceOptions) {
     this.provider = options.provider;
     this.ledger = options.ledger;
     this.directory = options.directory;
     this.backendKey = options.backendKey;
+    this.verifyPool = options.verifyPool;
     this.ctx = { provider: options.provider, keys: options.directory, now: options.now ?? Date.now };
   }
 
@@ -81,7 +86,10 @@ export class SettlementService {
 
   /** Verify and settle an online payment (encodeSigned bytes); returns the signed receipt. */
   async submitOnline(bytes: Uint8Array): Promise<SettledPayment> {
-    const { signed, digest } = verifyOnlinePayment(this.ctx, bytes);
+    const pool = this.verifyPool;
+    const { signed, digest } = pool
+      ? await verifyOnlinePaymentWith(this.ctx, bytes, (k, m, s) => pool.verify(k, m, s))
+      : verifyOnlinePayment(this.ctx, bytes);
     const p = signed.statement;
     const record = await this.ledger.settleOnline(
       { payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, orderId: p.orderId, nonce: p.nonce, digest, at: this.ctx.now() },

@@ -67,6 +67,24 @@ export function verifyOnlinePayment(ctx: VerifyContext, bytes: Uint8Array): Veri
   const p = signed.statement;
   const message = signingBytes(p);
   checkSignature(ctx, p.payer, message, signed, 'online payment');
+  return finishOnline(ctx, signed, message);
+}
+
+/** A signature check done elsewhere (a worker thread): the same answer as `provider.verify`. */
+export type AsyncVerifier = (publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array) => Promise<boolean>;
+
+/** `verifyOnlinePayment` with the P-256 check handed to `verifier`; the same checks in the same order. */
+export async function verifyOnlinePaymentWith(ctx: VerifyContext, bytes: Uint8Array, verifier: AsyncVerifier): Promise<VerifiedOnline> {
+  const signed = asBackend(() => decodeSigned(bytes, 'online-payment'));
+  const p = signed.statement;
+  const message = signingBytes(p);
+  const publicKey = asBackend(() => ctx.keys.publicKeyOf(p.payer, signed.identityProof));
+  if (!(await verifier(publicKey, message, signed.signature))) fail('SECURITY', 'online payment: signature does not verify');
+  return finishOnline(ctx, signed, message);
+}
+
+function finishOnline(ctx: VerifyContext, signed: Signed<OnlinePayment>, message: Uint8Array): VerifiedOnline {
+  const p = signed.statement;
   asBackend(() => assertDisplayMatches(p));
   if (ctx.now() > p.expiresAt) fail('EXPIRED', `online payment: order ${p.orderId} expired`);
   if (sameParty(p.payer, p.payee)) fail('BAD_PARAMETERS', 'online payment: payer and payee are the same party');
