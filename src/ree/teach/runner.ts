@@ -27,7 +27,7 @@ import { loadOrIssueHardware } from '../../device/hardware.js';
 import {
   decodeSigned, encodeSigned, formatAmount, onlineDisplayText, type SignedStatement,
 } from '../../protocol/payment.js';
-import { createDemoWorld, runOfflinePayment, runOnlinePayment, type DemoWorld } from '../demo/index.js';
+import { createDemoWorld, DEMO_CURRENCY, runOfflinePayment, runOnlinePayment, type DemoWorld } from '../demo/index.js';
 import { decodeQrText, encodeQrText } from '../qr/index.js';
 import type { Attack, RunRequest, RunResult, TeachEvent } from './scenario.js';
 import type { ScenarioRunner } from './server.js';
@@ -93,10 +93,10 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
       await rememberSecrets(world, secrets);
       recording = true;
       const amount = request.amount ?? DEFAULT_AMOUNT[request.flow];
-      const currency = request.currency;
+      const currency = DEMO_CURRENCY;
       try {
-        await runFlow(world, request.flow, request.attack, { amount, ...(currency ? { currency } : {}) }, (e) => trace(e));
-        push({ lane: 'REE', actor: 'result', text: `payment completed: ${formatAmount(amount, currency ?? 'CNY')}`, kind: 'result' });
+        await runFlow(world, request.flow, request.attack, { amount, currency }, (e) => trace(e));
+        push({ lane: 'REE', actor: 'result', text: `payment completed: ${formatAmount(amount, currency)}`, kind: 'result' });
         return { flow: request.flow, attack: request.attack, events, outcome: { status: 'completed' } };
       } catch (err) {
         if (!(err instanceof TeeError)) throw err;
@@ -107,7 +107,7 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
           const code = String(first.detail?.code ?? err.code);
           return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code, origin: err.origin, message: first.text } };
         }
-        trace({ ...rejecter(request.flow, request.attack), text: `rejected: ${err.message}`, detail: { code: err.code, origin: err.origin }, kind: 'rejected' });
+        trace({ ...rejecter(request.flow, request.attack, err), text: `rejected: ${err.message}`, detail: { code: err.code, origin: err.origin }, kind: 'rejected' });
         return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code: err.code, origin: err.origin, message: err.message } };
       }
     } finally {
@@ -122,7 +122,14 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
 }
 
 /** Where a defence refuses each attack (the error itself surfaces in the wallet that made the call). */
-function rejecter(flow: RunRequest['flow'], attack: Attack): { lane: TraceLane; actor: string } {
+function rejecter(flow: RunRequest['flow'], attack: Attack, err: TeeError): { lane: TraceLane; actor: string } {
+  if (attack === 'none') {
+    // An honest run can be refused too (over the balance, for instance): place it by the error's origin.
+    if (err.origin === 'BACKEND') return { lane: 'REE', actor: 'backend' };
+    if (err.origin === 'TRUSTED_APP' || err.origin === 'TRUSTED_KEY' || err.origin === 'CHANNEL') return { lane: 'TK', actor: 'trusted key' };
+    if (err.origin === 'TEE') return { lane: 'TEE', actor: 'tee-os' };
+    return { lane: 'REE', actor: 'wallet' };
+  }
   if (attack === 'tamper-frame') return { lane: 'TK', actor: 'communication-agent' };
   if (flow === 'online') return { lane: 'REE', actor: 'backend' };
   if (attack === 'alter-amount') return { lane: 'TK', actor: 'trusted-computing (payer)' };
@@ -153,7 +160,7 @@ async function runFlow(world: DemoWorld, flow: RunRequest['flow'], attack: Attac
     return;
   }
   const { payer, payee } = world.wallets;
-  const currency = input.currency ?? 'CNY';
+  const currency = input.currency ?? DEMO_CURRENCY;
   if (flow === 'online') {
     const { qrText } = payee.requestPayment({ amount: input.amount, currency });
     const signed = await payer.signOnline(qrText);

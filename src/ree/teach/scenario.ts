@@ -20,8 +20,8 @@ export const ATTACK_TITLES: Readonly<Record<Attack, string>> = {
 export interface RunRequest {
   flow: Flow;
   attack: Attack;
+  /** Minor units (CNY fen); default 25.50 online, 12.00 offline. Above 100.00 the trusted key asks for the PIN. */
   amount?: number;
-  currency?: string;
 }
 
 /** One event as the page draws it: a trace event with an id and a role in the story. */

@@ -105,8 +105,18 @@ describe('teach server', () => {
     expectNoSecretsInRee(result);
   }, 120_000);
 
+  it('an amount above the PIN limit completes with the PIN asked on the trusted UI (never shown); an overspend is refused', async () => {
+    const { json: pinned } = await post('/api/run', { flow: 'online', amount: 15_000 });
+    expect(pinned.outcome.status).toBe('completed');
+    expect(pinned.events.some((e: { lane: string; text: string }) => e.lane === 'TK' && /PIN/.test(e.text))).toBe(true);
+    expectNoSecretsInRee(pinned as RunResult);
+    const { json: over } = await post('/api/run', { flow: 'offline', amount: 900_000 });
+    expect(over.outcome).toMatchObject({ status: 'rejected', code: 'ACCESS_DENIED' });
+    expect(over.events.find((e: { kind: string }) => e.kind === 'rejected')).toMatchObject({ lane: 'TK', detail: { code: 'ACCESS_DENIED' } });
+  }, 120_000);
+
   it('refuses bad input with a code and no stack trace', async () => {
-    for (const body of [{ flow: 'cash' }, { flow: 'online', attack: 'rm -rf' }, [], 'x']) {
+    for (const body of [{ flow: 'cash' }, { flow: 'online', attack: 'rm -rf' }, { flow: 'online', amount: -1 }, { flow: 'online', amount: 1.5 }, [], 'x']) {
       const { status, json } = await post('/api/run', body);
       expect(status).toBe(400);
       expect(json.error.code).toBe('BAD_PARAMETERS');

@@ -40,6 +40,7 @@ function el(tag: string, props: { className?: string; text?: string } = {}, ...c
 const form = $('controls');
 const attackSelect = $('attack');
 const compromised = $('compromised');
+const amountInput = $('amount');
 const runButton = $('run');
 const statusEl = $('status');
 const list = $('events');
@@ -120,13 +121,15 @@ form.addEventListener('submit', (e) => {
   e.preventDefault();
   const flow = String(formData(form).get('flow') ?? 'online');
   const attack = compromised.checked ? attackSelect.value : 'none';
+  const major = Number(amountInput.value);
+  const amount = Number.isFinite(major) && major > 0 ? Math.round(major * 100) : undefined;
   runButton.disabled = true;
   statusEl.className = '';
   statusEl.textContent = 'Running…';
   detail.replaceChildren(el('h2', { text: 'What this side sees' }), el('p', { className: 'hint', text: 'Click a message in the diagram.' }));
   void (async () => {
     try {
-      const res = await fetch('/api/run', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ flow, attack }) });
+      const res = await fetch('/api/run', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ flow, attack, ...(amount ? { amount } : {}) }) });
       const body = (await res.json()) as RunResult | { error: { code: string; message: string } };
       if ('error' in body) {
         statusEl.className = 'rejected';
