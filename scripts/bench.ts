@@ -1,11 +1,14 @@
 /**
  * `npm run bench [-- SUITE ...] [--json FILE] [--provider noble|native]`: runs benchmark suites and
- * prints each figure beside its same-run baseline as a ratio. Suites live in scripts/bench/<name>.ts.
+ * prints one table: each figure (median rate ± spread over the repetitions) beside its same-run
+ * baseline, the ratio, and the goal where docs/BENCHMARKS.md sets one. Progress goes to stderr.
+ * `BENCH_QUICK=1` makes a fast, rougher pass. Suites live in scripts/bench/<name>.ts.
  */
 import { writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { formatTable, type BenchSuite, type Comparison } from './bench/harness.js';
+import { availableParallelism } from 'node:os';
+import { formatTable, QUICK, type BenchSuite, type Comparison } from './bench/harness.js';
 
 const KNOWN = ['channel', 'storage', 'sign', 'backend'] as const;
 const here = dirname(fileURLToPath(import.meta.url));
@@ -47,11 +50,13 @@ async function main(): Promise<number> {
     const mod = (await import(`./bench/${name}.js`)) as { suite: BenchSuite };
     process.stderr.write(`== ${mod.suite.name}: ${mod.suite.description}\n`);
     const progress = (text: string) => process.stderr.write(`   ${text}\n`);
+    const started = performance.now();
     rows.push(...(await mod.suite.run({ providers, progress })));
+    process.stderr.write(`== ${mod.suite.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
   }
   process.stdout.write(formatTable(rows) + '\n');
   if (jsonFile) {
-    writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), node: process.version, rows }, null, 2));
+    writeFileSync(jsonFile, JSON.stringify({ date: new Date().toISOString(), node: process.version, cores: availableParallelism(), quick: QUICK, rows }, null, 2));
     process.stderr.write(`bench: wrote ${jsonFile}\n`);
   }
   return 0;

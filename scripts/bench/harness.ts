@@ -69,11 +69,23 @@ export interface Comparison {
   baseline: Measurement;
   /** figure / baseline rate. */
   ratio: number;
+  /** The ratio this figure should reach (docs/BENCHMARKS.md), where a goal is set. */
+  goal?: number;
 }
 
-export function compare(suite: string, provider: string, figure: Measurement, baseline: Measurement): Comparison {
-  return { suite, provider, figure, baseline, ratio: figure.opsPerSec / baseline.opsPerSec };
+export function compare(suite: string, provider: string, figure: Measurement, baseline: Measurement, goal?: number): Comparison {
+  const c: Comparison = { suite, provider, figure, baseline, ratio: figure.opsPerSec / baseline.opsPerSec };
+  if (goal !== undefined) c.goal = goal;
+  return c;
 }
+
+/** Goals of docs/BENCHMARKS.md, as ratios to the same-run baseline (native provider only). */
+export const GOALS = {
+  sign: 0.6,
+  channelRecord: 0.8,
+  storage: 0.5,
+  backend: 0.8,
+} as const;
 
 function fmtRate(m: Measurement): string {
   const rate = m.opsPerSec >= 100 ? Math.round(m.opsPerSec).toLocaleString('en-US') : m.opsPerSec.toFixed(1);
@@ -83,8 +95,9 @@ function fmtRate(m: Measurement): string {
 
 /** Plain-text table of comparisons. */
 export function formatTable(rows: Comparison[]): string {
-  const header = ['suite', 'provider', 'figure', 'rate', 'baseline', 'rate', 'ratio'];
-  const body = rows.map((r) => [r.suite, r.provider, r.figure.name, fmtRate(r.figure), r.baseline.name, fmtRate(r.baseline), `${(r.ratio * 100).toFixed(1)}%`]);
+  const header = ['suite', 'provider', 'figure', 'rate (median ±spread)', 'baseline', 'rate (median ±spread)', 'ratio', 'goal'];
+  const goal = (r: Comparison) => (r.goal === undefined ? '' : `>=${Math.round(r.goal * 100)}% ${r.ratio >= r.goal ? 'met' : 'NOT met'}`);
+  const body = rows.map((r) => [r.suite, r.provider, r.figure.name, fmtRate(r.figure), r.baseline.name, fmtRate(r.baseline), `${(r.ratio * 100).toFixed(1)}%`, goal(r)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');

@@ -16,7 +16,7 @@ import { Factory, createPhone } from '../../src/device/index.js';
 import { closeSession, finalizeContext, initializeContext, invokeCommand, memrefOutput, openSession, type Param } from '../../src/ree/client-api/index.js';
 import { RESULT_BUFFER_BYTES, WALLET_CMD, WALLET_TA_UUID, type WalletResults } from '../../src/tee/tas/wallet/index.js';
 import { measureCpkMapping } from './cpk-map.js';
-import { compare, measure, type BenchSuite, type Comparison } from './harness.js';
+import { compare, GOALS, measure, type BenchSuite, type Comparison } from './harness.js';
 
 const IN_FLIGHT = 16;
 const MESSAGE = new TextEncoder().encode('bench: a 48-byte message signed by the wallet TA');
@@ -52,13 +52,13 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
       const raw = provider.generateKeyPair('p256');
       const rawSign = await measure(`raw p256 sign`, () => provider.sign('p256', raw.secretKey, MESSAGE), { onProgress: progress });
       const one = await measure(`full-stack SIGN (1 in flight)`, signOnce, { onProgress: progress });
-      rows.push(compare('sign', name, one, rawSign));
+      rows.push(compare('sign', name, one, rawSign, name === 'native' ? GOALS.sign : undefined));
       const many = await measure(
         `full-stack SIGN (${IN_FLIGHT} in flight)`,
         () => Promise.all(Array.from({ length: IN_FLIGHT }, signOnce)),
         { opsPerCall: IN_FLIGHT, onProgress: progress },
       );
-      rows.push(compare('sign', name, many, rawSign));
+      rows.push(compare('sign', name, many, rawSign, name === 'native' ? GOALS.sign : undefined));
       await closeSession(session).catch(() => undefined);
       await finalizeContext(context).catch(() => undefined);
     } finally {

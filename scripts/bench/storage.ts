@@ -14,7 +14,7 @@ import { Level } from 'level';
 import { utf8 } from '../../src/common/bytes.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import { SecureStore } from '../../src/storage/index.js';
-import { compare, measure, type BenchSuite, type Comparison } from './harness.js';
+import { compare, GOALS, measure, type BenchSuite, type Comparison } from './harness.js';
 
 const SIZES = [32, 4096];
 const KEYS = 1000; // objects cycled through, so puts replace and gets hit existing records
@@ -49,11 +49,12 @@ export const suite: BenchSuite = {
           const opts = { bytesPerOp: size, onProgress: progress };
           const rawPut = await measure(`level put ${size} B`, () => raw.put(rawKeys[n++ % KEYS]!, data), opts);
           const securePut = await measure(`secure put ${size} B`, () => ns.put(ids[n++ % KEYS]!, data), opts);
-          rows.push(compare('storage', name, securePut, rawPut));
+          const goal = name === 'native' ? GOALS.storage : undefined;
+          rows.push(compare('storage', name, securePut, rawPut, goal));
           const rawGet = await measure(`level get ${size} B`, () => raw.get(rawKeys[n++ % KEYS]!), opts);
           const secureGet = await measure(`secure get ${size} B`, () => ns.get(ids[n++ % KEYS]!), opts);
           const rawGetSync = await measure(`level getSync ${size} B`, () => raw.getSync(rawKeys[n++ % KEYS]!), opts);
-          rows.push(compare('storage', name, secureGet, rawGet));
+          rows.push(compare('storage', name, secureGet, rawGet, goal));
           rows.push(compare('storage', name, secureGet, rawGetSync));
         }
         await store.close();
