@@ -107,6 +107,7 @@ export async function createDemoWorld(options: DemoWorldOptions): Promise<DemoWo
     const size = options.matrixSize ?? 16;
     const matrix = await kmc.createSubdomain(DEMO_SUBDOMAIN, { rows: size, cols: size });
     await publishKmcPublicState(dataDir, kmc.kmcPublicKey, [matrix]);
+    step(`data dir ${dataDir}${ownDir ? ' (temporary)' : ''}`);
     step(`KMC ready: subdomain ${DEMO_SUBDOMAIN}, ${size}x${size} public matrix published`);
 
     // The backend: the same data-dir layout either way.
