@@ -77,6 +77,7 @@ describe.skipIf(!haveChromium)('teaching page in Chromium', () => {
     await page.click('#run');
     await page.waitForSelector('#status.rejected', { timeout: 90_000 });
     expect(await page.locator('#events .event.attack').count()).toBeGreaterThan(0);
+    expect(await page.textContent('#defence')).toContain('authenticated');
     const rejected = page.locator('#events .event.rejected .msg').first();
     const code = (await rejected.locator('.code').textContent()) ?? '';
     expect(code).toMatch(/^[A-Z_]+$/);

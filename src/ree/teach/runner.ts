@@ -29,7 +29,7 @@ import {
 } from '../../protocol/payment.js';
 import { createDemoWorld, DEMO_CURRENCY, runOfflinePayment, runOnlinePayment, type DemoWorld } from '../demo/index.js';
 import { decodeQrText, encodeQrText } from '../qr/index.js';
-import type { Attack, RunRequest, RunResult, TeachEvent } from './scenario.js';
+import { DEFENCES, type Attack, type RunRequest, type RunResult, type TeachEvent } from './scenario.js';
 import type { ScenarioRunner } from './server.js';
 
 export interface TeachRunner {
@@ -105,10 +105,10 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
           // The defence already refused (and is drawn); the REE sees its call fail.
           trace({ lane: 'REE', actor: `wallet:${world.parties.payer.userId}`, text: `the call failed: ${err.message}`, detail: { code: err.code, origin: err.origin } });
           const code = String(first.detail?.code ?? err.code);
-          return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code, origin: err.origin, message: first.text } };
+          return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code, origin: err.origin, message: first.text, ...defence(request) } };
         }
         trace({ ...rejecter(request.flow, request.attack, err), text: `rejected: ${err.message}`, detail: { code: err.code, origin: err.origin }, kind: 'rejected' });
-        return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code: err.code, origin: err.origin, message: err.message } };
+        return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code: err.code, origin: err.origin, message: err.message, ...defence(request) } };
       }
     } finally {
       recording = false;
@@ -119,6 +119,10 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
   };
 
   return { run, secrets: () => [...secrets], close: async () => undefined };
+}
+
+function defence(request: RunRequest): { defence?: string } {
+  return request.attack === 'none' ? {} : { defence: DEFENCES[request.attack][request.flow] };
 }
 
 /** Where a defence refuses each attack (the error itself surfaces in the wallet that made the call). */

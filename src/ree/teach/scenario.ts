@@ -37,7 +37,24 @@ export interface RunOutcome {
   code?: string;
   origin?: string;
   message?: string;
+  /** For an attack: the defence that stopped it, in one sentence. */
+  defence?: string;
 }
+
+export const DEFENCES: Readonly<Record<Exclude<Attack, 'none'>, Record<Flow, string>>> = {
+  'tamper-frame': {
+    online: 'Every channel record is authenticated (AEAD tag, sequence number): the trusted key refuses the altered frame and drops the channel.',
+    offline: 'Every channel record is authenticated (AEAD tag, sequence number): the trusted key refuses the altered frame and drops the channel.',
+  },
+  'replay-payment': {
+    online: 'The backend remembers every signed nonce and order: the same signed payment settles once.',
+    offline: 'The payee’s trusted key records each payer counter in its secure storage: the same payment is accepted once.',
+  },
+  'alter-amount': {
+    online: 'The amount is inside the payer’s signature: the backend maps the payer’s public key from its ID and the signature no longer verifies.',
+    offline: 'The offer is signed by the payee’s trusted key: the payer’s trusted key maps the payee’s public key from its ID and refuses the altered offer.',
+  },
+};
 
 export interface RunResult {
   flow: Flow;

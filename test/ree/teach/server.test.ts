@@ -102,6 +102,7 @@ describe('teach server', () => {
     expect(attackAt).toBeGreaterThanOrEqual(0);
     expect(rejectedAt).toBeGreaterThan(attackAt);
     expect(result.events[rejectedAt]!.detail?.code).toBe(result.outcome.code);
+    expect(result.outcome.defence).toMatch(/\w/);
     expectNoSecretsInRee(result);
   }, 120_000);
 

@@ -46,6 +46,7 @@ const statusEl = $('status');
 const list = $('events');
 const empty = $('empty');
 const detail = $('detail');
+const defenceEl = $('defence');
 
 async function loadScenarios(): Promise<void> {
   const res = await fetch('/api/scenarios');
@@ -114,6 +115,8 @@ function draw(result: RunResult): void {
   }
   const o = result.outcome;
   statusEl.className = o.status;
+  defenceEl.hidden = !o.defence;
+  defenceEl.textContent = o.defence ? `Defence: ${o.defence}` : '';
   statusEl.textContent = o.status === 'completed' ? 'Payment completed.' : `Rejected: ${o.code ?? 'error'}${o.message ? ` (${o.message})` : ''}`;
 }
 
@@ -126,6 +129,7 @@ form.addEventListener('submit', (e) => {
   runButton.disabled = true;
   statusEl.className = '';
   statusEl.textContent = 'Running…';
+  defenceEl.hidden = true;
   detail.replaceChildren(el('h2', { text: 'What this side sees' }), el('p', { className: 'hint', text: 'Click a message in the diagram.' }));
   void (async () => {
     try {
