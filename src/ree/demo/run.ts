@@ -4,6 +4,7 @@
  * terminal QR code and a summary, and cleans up the temp dir and the child — also on error or SIGINT.
  */
 import type { Writable } from 'node:stream';
+import { TeeError } from '../../common/errors.js';
 import { Trace } from '../../common/trace.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { renderQrTerminal } from '../qr/index.js';
@@ -43,7 +44,7 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoSummary> {
   let phase: 'setup' | 'flows' | 'done' = 'setup';
   let hidden = 0;
   let world: DemoWorld | undefined;
-  let interrupted = false;
+  let interrupted: Promise<void> | undefined;
   const worldReady = createDemoWorld({
     trace: trace.sink,
     backend: options.backend ?? 'process',
@@ -51,8 +52,10 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoSummary> {
   });
   // On Ctrl-C: tear the world down (child process, temp dir) before leaving.
   const onSignal = () => {
-    interrupted = true;
-    void worldReady.then((w) => w.close(), () => undefined).finally(() => process.exit(130));
+    phase = 'done';
+    options.out.write('\ninterrupted: stopping the backend and removing the temp dir…\n');
+    interrupted ??= worldReady.then((w) => w.close(), () => undefined);
+    void interrupted.finally(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
@@ -86,6 +89,13 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoSummary> {
       formatSummary(summary).forEach(write);
     }
     return summary;
+  } catch (err) {
+    // A flow cut short by Ctrl-C fails on the closed world: report the interruption, not that failure.
+    if (interrupted) {
+      await interrupted;
+      throw new TeeError('CANCEL', 'demo interrupted', 'API');
+    }
+    throw err;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
