@@ -20,6 +20,7 @@ export async function linkRecovered(adv: Adversary, name: PhoneName): Promise<bo
     await adv.phone(name).trustedKey.whenConnected(5_000);
     const w = await adv.wallet(name);
     await w.call('PIN_STATUS', {});
+    await w.close(); // contexts are a bounded TEE resource
     return true;
   } catch {
     return false;

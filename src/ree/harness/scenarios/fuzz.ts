@@ -210,7 +210,11 @@ export const fuzzScenarios: Scenario[] = [
         // The reply must parse for some op (an error response parses as a TeeError for any op).
         for (const op of ops) {
           try {
-            parseTeeResponse(reply, op);
+            const res = parseTeeResponse(reply, op);
+            // A mutated request that still opened a context: give it back (contexts are a bounded resource).
+            if (op === 'initializeContext' && 'context' in res && res.context instanceof Uint8Array) {
+              await adv.submitRaw('alice', encodeTeeRequest({ op: 'finalizeContext', context: res.context }));
+            }
             return 'accepted';
           } catch (err) {
             if (!(err instanceof TeeError)) return 'reply parse threw a non-TeeError';
