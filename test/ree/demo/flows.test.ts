@@ -37,3 +37,20 @@ describe('demo world, in-process backend', () => {
     expect([...lanes].sort()).toEqual(['REE', 'TEE', 'TK']);
   });
 });
+
+describe('demo world, backend as a child process', () => {
+  it('pays online against the child process and stops it on close', async () => {
+    const trace = new Trace();
+    const world = await createDemoWorld({ trace: trace.sink, backend: 'process', provider: PROVIDERS.native, matrixSize: 8 });
+    try {
+      expect(world.backend.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+      const r = await runOnlinePayment(world, { amount: 999 });
+      expect(r.receipt.statement.amount).toBe(999);
+    } finally {
+      await world.close();
+    }
+    const pid = Number(/\(pid (\d+)\)/.exec(trace.events.find((e) => /\(pid \d+\)/.test(e.text))!.text)![1]);
+    expect(() => process.kill(pid, 0)).toThrow();
+    await expect(world.backend.client.health()).rejects.toMatchObject({ code: 'COMMUNICATION' });
+  }, 40_000);
+});

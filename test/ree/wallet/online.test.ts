@@ -81,6 +81,23 @@ describe('online payment through the wallets', () => {
     expect(world.users.payer.prompts.length).toBe(prompts);
   });
 
+  it('a receipt not signed by the pinned backend key is refused (SECURITY)', async () => {
+    const { Wallet } = await import('../../../src/ree/wallet/index.js');
+    const impostorKey = world.provider.generateKeyPair('p256').publicKey;
+    const wallet = await Wallet.open({
+      driver: world.phones.payer.driver, party: world.parties.payer, provider: world.provider,
+      backend: world.backend.client, backendPublicKey: impostorKey,
+    });
+    try {
+      const { qrText } = world.wallets.payee.requestPayment({ amount: 100, currency: 'CNY' });
+      const err = await failure(wallet.payOnline(qrText));
+      expect(err.code).toBe('SECURITY');
+      expect(err.message).toMatch(/receipt/);
+    } finally {
+      await wallet.close();
+    }
+  });
+
   it('a QR of the wrong kind or a garbled text is a clear BAD_PARAMETERS', async () => {
     const offer = await world.wallets.payee.offerOffline({ amount: 100, currency: 'CNY' });
     expect((await failure(world.wallets.payer.payOnline(offer.qrText))).message).toMatch(/expected a online-request code/);
