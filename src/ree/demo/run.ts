@@ -35,8 +35,8 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoSummary> {
   if (!options.json) {
     write('tee-sim demo: what each world sees. Lanes: REE (rich OS, untrusted) | TEE OS | TRUSTED key');
     trace.onEvent((e) => {
-      // Set-up and tear-down are routine: only the demo's own steps show there (--json has everything).
-      if (phase === 'flows' || (phase === 'setup' && e.actor === 'demo')) formatTraceEvent(e, width).forEach(write);
+      // Set-up and tear-down are routine: only the REE lane shows there (--json has everything).
+      if (phase === 'flows' || (phase === 'setup' && e.lane === 'REE')) formatTraceEvent(e, width).forEach(write);
       else if (phase === 'setup') hidden++;
     });
   }
@@ -60,7 +60,7 @@ export async function runDemo(options: RunDemoOptions): Promise<DemoSummary> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    section('Setting up: KMC, backend process, two phones (payer alice, payee shop)');
+    section(`Setting up: KMC, backend (${options.backend ?? 'process'}), two phones (payer alice, payee shop)`);
     world = await worldReady;
     if (!options.json) write(`(${hidden} set-up events of the TEE OS and trusted keys not shown; --json has them)`);
     phase = 'flows';
