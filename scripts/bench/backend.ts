@@ -119,16 +119,17 @@ export const suite: BenchSuite = {
         );
         rows.push(compare('backend', name, noSync, verifyRate));
 
-        // Verification on worker threads ahead of the serial settle, 1 .. available cores.
+        // Verification (and receipt signing) on worker threads around the serial settle, 1 .. available cores.
         const cores = availableParallelism();
         for (let workers = 1; workers <= cores; workers++) {
-          const pool = new VerifyPool({ provider: name, size: workers });
+          const backendKey = provider.generateKeyPair('p256');
+          const pool = new VerifyPool({ provider: name, size: workers, signingKey: backendKey.secretKey });
           try {
-            const pooled = new SettlementService({ provider, ledger: fastLedger, directory, backendKey: provider.generateKeyPair('p256'), verifyPool: pool });
+            const pooled = new SettlementService({ provider, ledger: fastLedger, directory, backendKey, verifyPool: pool });
             const nextPooled = supply(w, verifyRate.opsPerSec);
             await pooled.submitOnline(nextPooled()); // workers started and warm
             const r = await measure(
-              `settle (${CONCURRENCY} in flight, no fsync, ${workers} verify worker${workers > 1 ? 's' : ''})`,
+              `settle (${CONCURRENCY} in flight, no fsync, ${workers} crypto worker${workers > 1 ? 's' : ''})`,
               () => Promise.all(Array.from({ length: CONCURRENCY }, () => pooled.submitOnline(nextPooled()))),
               { onProgress: progress, opsPerCall: CONCURRENCY },
             );

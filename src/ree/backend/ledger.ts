@@ -92,6 +92,11 @@ export interface OfflineSettlement {
 
 /** Builds and signs the receipt once the ledger has fixed the sequence number; returns its bytes. */
 export type ReceiptIssuer = (settled: { seq: number; settledAt: number }) => Uint8Array;
+/**
+ * The same, signing elsewhere (a worker thread): the settlement is staged at once and its group is
+ * written only after every receipt in it is signed; a failed signature fails the group.
+ */
+export type AsyncReceiptIssuer = (settled: { seq: number; settledAt: number }) => Promise<Uint8Array>;
 
 export type OfflineOutcome =
   | { status: 'settled'; record: SettlementRecord }
@@ -131,6 +136,8 @@ function ledgerError(code: 'ACCESS_DENIED' | 'ACCESS_CONFLICT' | 'ITEM_NOT_FOUND
 /** Online settlements staged for the next group commit: one batch, one fsync, settled together. */
 interface Group {
   ops: Op[];
+  /** Receipts still being signed; the batch waits for them. */
+  receipts: Promise<void>[];
   promise: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -234,23 +241,26 @@ export class Ledger {
    * already paid (ACCESS_CONFLICT), a missing account (ITEM_NOT_FOUND) and insufficient funds
    * (ACCESS_DENIED); on any rejection nothing is written.
    */
-  settleOnline(s: OnlineSettlement, issue: ReceiptIssuer): Promise<SettlementRecord> {
+  settleOnline(s: OnlineSettlement, issue: ReceiptIssuer | AsyncReceiptIssuer): Promise<SettlementRecord> {
     if (this.closed) return Promise.reject(ledgerError('BUSY', 'ledger: closed'));
     return this.queue.run(async () => {
       const nonceKey = `${P.nonce}${partyKey(s.payer)}/${toHex(s.nonce)}`;
       const refKey = `${P.payment}online/${partyKey(s.payee)}/${s.orderId}`;
-      // One read for everything the checks need: each level read is a thread-pool round trip.
       const [seen, paid, payerAccount, payeeAccount] = await this.readMany([nonceKey, refKey, P.account + partyKey(s.payer), P.account + partyKey(s.payee)]);
       if (seen !== undefined) throw ledgerError('SECURITY', 'replayed payment');
       if (paid !== undefined) throw ledgerError('ACCESS_CONFLICT', `order ${s.orderId} is already paid`);
       const [payer, payee] = this.checkTransfer(s, payerAccount as AccountValue | undefined, payeeAccount as AccountValue | undefined);
       const seq = this.nextSeq;
+      const issued = issue({ seq, settledAt: s.at });
       const record: SettlementRecord = {
         kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency,
-        seq, settledAt: s.at, digest: s.digest, receipt: toBase64url(issue({ seq, settledAt: s.at })),
+        seq, settledAt: s.at, digest: s.digest, receipt: issued instanceof Uint8Array ? toBase64url(issued) : '',
       };
       const entry: JournalEntry = { seq, at: s.at, kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency };
-      const durable = this.stage([...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
+      const receipt = issued instanceof Uint8Array ? undefined : issued.then((bytes) => {
+        record.receipt = toBase64url(bytes);
+      });
+      const durable = this.stage(receipt, [...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
       return { record, durable };
     }).then(async ({ record, durable }) => {
       await durable;
@@ -351,14 +361,16 @@ export class Ledger {
       // the read runs may or may not be in what the read returns, but it is in the snapshot.
       const epoch = this.epoch;
       const staged = keys.map((k) => (this.overlay.has(k) ? { value: this.overlay.get(k) } : undefined));
-      const values = await this.db.getMany(keys);
+      // getSync: a few small reads from LevelDB's cache cost less than one thread-pool round trip,
+      // and the queue (which waits for this read) moves on without one.
+      const values = keys.map((k) => this.db.getSync(k));
       if (epoch !== this.epoch) continue;
       return values.map((v, i) => (staged[i] ? structuredClone(staged[i].value) : v));
     }
   }
 
   /** Add a settlement's writes to the open group; resolves once the group is written. */
-  private stage(ops: Op[]): Promise<void> {
+  private stage(receipt: Promise<void> | undefined, ops: Op[]): Promise<void> {
     let g = this.group;
     if (!g) {
       let resolve!: () => void;
@@ -367,7 +379,11 @@ export class Ledger {
         resolve = res;
         reject = rej;
       });
-      g = this.group = { ops: [], promise, resolve, reject };
+      g = this.group = { ops: [], receipts: [], promise, resolve, reject };
+    }
+    if (receipt) {
+      receipt.catch(() => undefined); // reported through the group
+      g.receipts.push(receipt);
     }
     for (const op of ops) {
       g.ops.push(op);
@@ -386,6 +402,7 @@ export class Ledger {
       this.group = null;
       const seqAfter = this.nextSeq;
       try {
+        if (g.receipts.length) await Promise.all(g.receipts);
         await this.db.batch(g.ops, { sync: this.sync });
       } catch (err) {
         const later = this.group as Group | null;

@@ -5,7 +5,7 @@
  * in-process.
  */
 import { TeeError } from '../../common/errors.js';
-import { fromBase64url } from '../../common/bytes.js';
+import { constantTimeEqual, fromBase64url } from '../../common/bytes.js';
 import type { CryptoProvider, KeyPair } from '../../crypto/provider.js';
 import {
   decodeSigned, encodeSigned, signingBytes, type PartyId, type Receipt, type Signed,
@@ -32,7 +32,10 @@ export interface SettlementServiceOptions {
   directory: SubdomainDirectory;
   backendKey: KeyPair;
   now?: () => number;
-  /** Check online payment signatures on worker threads (the caller owns and closes the pool). */
+  /**
+   * Check online payment signatures on worker threads (the caller owns and closes the pool); if the
+   * pool was given `backendKey.secretKey` as its signing key, online receipts are signed there too.
+   */
   verifyPool?: VerifyPool;
 }
 
@@ -43,6 +46,8 @@ export class SettlementService {
   private readonly backendKey: KeyPair;
   private readonly ctx: VerifyContext;
   private readonly verifyPool: VerifyPool | undefined;
+  /** Online receipts are signed on the pool when its workers hold this backend's key. */
+  private readonly signsOnPool: boolean;
 
   constructor(options: SettlementServiceOptions) {
     this.provider = options.provider;
@@ -50,6 +55,8 @@ export class SettlementService {
     this.directory = options.directory;
     this.backendKey = options.backendKey;
     this.verifyPool = options.verifyPool;
+    const signer = options.verifyPool?.signerPublicKey;
+    this.signsOnPool = signer !== undefined && constantTimeEqual(signer, options.backendKey.publicKey);
     this.ctx = { provider: options.provider, keys: options.directory, now: options.now ?? Date.now };
   }
 
@@ -91,9 +98,12 @@ export class SettlementService {
       ? await verifyOnlinePaymentWith(this.ctx, bytes, (k, m, s) => pool.verify(k, m, s))
       : verifyOnlinePayment(this.ctx, bytes);
     const p = signed.statement;
+    const fields = { reference: p.orderId, payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, nonce: p.nonce };
     const record = await this.ledger.settleOnline(
       { payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, orderId: p.orderId, nonce: p.nonce, digest, at: this.ctx.now() },
-      (settled) => this.issueReceipt({ reference: p.orderId, payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, nonce: p.nonce, ...settled }),
+      this.signsOnPool
+        ? (settled) => this.issueReceiptOnPool({ ...fields, ...settled })
+        : (settled) => this.issueReceipt({ ...fields, ...settled }),
     );
     return receiptOf(record);
   }
@@ -110,14 +120,27 @@ export class SettlementService {
     return { status: outcome.status, ...receiptOf(outcome.record) };
   }
 
-  private issueReceipt(r: Omit<Receipt, 'version' | 'kind' | 'receiptId' | 'settledAt' | 'ledgerSeq'> & { seq: number; settledAt: number }): Uint8Array {
-    const statement: Receipt = {
-      version: 1, kind: 'receipt', receiptId: `rcpt-${r.seq}`, reference: r.reference, payer: r.payer, payee: r.payee,
-      amount: r.amount, currency: r.currency, nonce: r.nonce, settledAt: r.settledAt, ledgerSeq: r.seq,
-    };
+  private issueReceipt(r: ReceiptFields): Uint8Array {
+    const statement = receiptStatement(r);
     const signature = this.provider.sign('p256', this.backendKey.secretKey, signingBytes(statement));
     return encodeSigned({ statement, signature });
   }
+
+  /** The same receipt, signed on a worker of the pool (which holds this backend's key). */
+  private async issueReceiptOnPool(r: ReceiptFields): Promise<Uint8Array> {
+    const statement = receiptStatement(r);
+    const signature = await this.verifyPool!.sign(signingBytes(statement));
+    return encodeSigned({ statement, signature });
+  }
+}
+
+type ReceiptFields = Omit<Receipt, 'version' | 'kind' | 'receiptId' | 'settledAt' | 'ledgerSeq'> & { seq: number; settledAt: number };
+
+function receiptStatement(r: ReceiptFields): Receipt {
+  return {
+    version: 1, kind: 'receipt', receiptId: `rcpt-${r.seq}`, reference: r.reference, payer: r.payer, payee: r.payee,
+    amount: r.amount, currency: r.currency, nonce: r.nonce, settledAt: r.settledAt, ledgerSeq: r.seq,
+  };
 }
 
 function decodeMatrix(bytes: Uint8Array): PublicMatrix {

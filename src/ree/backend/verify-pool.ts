@@ -7,15 +7,12 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { TeeError } from '../../common/errors.js';
+import { PROVIDERS } from '../../crypto/index.js';
 import type { ProviderName } from '../../crypto/provider.js';
 
-interface Pending {
-  publicKey: Uint8Array;
-  message: Uint8Array;
-  signature: Uint8Array;
-  resolve: (ok: boolean) => void;
-  reject: (err: unknown) => void;
-}
+type Pending =
+  | { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array; resolve: (ok: boolean) => void; reject: (err: unknown) => void }
+  | { sign: Uint8Array; resolve: (signature: Uint8Array) => void; reject: (err: unknown) => void };
 
 const MAX_BATCH = 64;
 
@@ -23,6 +20,11 @@ export interface VerifyPoolOptions {
   /** Worker threads (default: available cores). */
   size?: number;
   provider: ProviderName;
+  /**
+   * The backend's P-256 receipt key, to sign receipts on the workers too (`sign`). Each worker gets
+   * a copy at start; the pool keeps only the public key.
+   */
+  signingKey?: Uint8Array;
 }
 
 export class VerifyPool {
@@ -33,21 +35,31 @@ export class VerifyPool {
   private scheduled = false;
   private nextId = 1;
   private closed = false;
+  /** Public key of the signing key the workers hold, if any. */
+  readonly signerPublicKey: Uint8Array | undefined;
 
   constructor(options: VerifyPoolOptions) {
+    this.signerPublicKey = options.signingKey ? PROVIDERS[options.provider].publicKeyOf('p256', options.signingKey) : undefined;
     const size = Math.max(1, options.size ?? availableParallelism());
     // Run from TypeScript sources (tsx, vitest) the worker is a .ts file, loaded through tsx.
     const ts = import.meta.url.endsWith('.ts');
     const url = new URL(ts ? './verify-worker-tsx.mjs' : './verify-worker.js', import.meta.url);
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url, { workerData: { provider: options.provider } });
+      const workerData = { provider: options.provider, ...(options.signingKey ? { signingKey: new Uint8Array(options.signingKey) } : {}) };
+      const worker = new Worker(url, { workerData });
+      if (workerData.signingKey) workerData.signingKey.fill(0);
       const inflight = new Map<number, Pending[]>();
-      worker.on('message', ({ id, results }: { id: number; results: boolean[] }) => {
+      worker.on('message', ({ id, results }: { id: number; results: (boolean | Uint8Array | null)[] }) => {
         const batch = inflight.get(id);
         if (!batch) return;
         inflight.delete(id);
         this.load[i]! -= batch.length;
-        batch.forEach((p, j) => p.resolve(results[j] === true));
+        batch.forEach((p, j) => {
+          const r = results[j];
+          if (!('sign' in p)) p.resolve(r === true);
+          else if (r instanceof Uint8Array) p.resolve(r);
+          else p.reject(new TeeError('GENERIC', 'verify pool: receipt signing failed', 'BACKEND'));
+        });
       });
       worker.on('error', () => this.failWorker(i));
       worker.on('exit', () => this.failWorker(i));
@@ -64,13 +76,23 @@ export class VerifyPool {
   verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
     if (this.closed) return Promise.reject(new TeeError('BUSY', 'verify pool: closed', 'BACKEND'));
     if (!(publicKey instanceof Uint8Array) || !(message instanceof Uint8Array) || !(signature instanceof Uint8Array)) return Promise.resolve(false);
-    return new Promise((resolve, reject) => {
-      this.queue.push({ publicKey, message, signature, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        queueMicrotask(() => this.dispatch());
-      }
-    });
+    return new Promise((resolve, reject) => this.enqueue({ publicKey, message, signature, resolve, reject }));
+  }
+
+  /** P-256 signature with the pool's signing key (BAD_STATE if it has none). */
+  sign(message: Uint8Array): Promise<Uint8Array> {
+    if (this.closed) return Promise.reject(new TeeError('BUSY', 'verify pool: closed', 'BACKEND'));
+    if (!this.signerPublicKey) return Promise.reject(new TeeError('BAD_STATE', 'verify pool: no signing key', 'BACKEND'));
+    if (!(message instanceof Uint8Array)) return Promise.reject(new TeeError('BAD_PARAMETERS', 'verify pool: message must be bytes', 'BACKEND'));
+    return new Promise((resolve, reject) => this.enqueue({ sign: message, resolve, reject }));
+  }
+
+  private enqueue(p: Pending): void {
+    this.queue.push(p);
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(() => this.dispatch());
+    }
   }
 
   private dispatch(): void {
@@ -90,7 +112,7 @@ export class VerifyPool {
       const id = this.nextId++;
       this.inflight[w]!.set(id, batch);
       this.load[w]! += batch.length;
-      this.workers[w]!.postMessage({ id, items: batch.map(({ publicKey, message, signature }) => ({ publicKey, message, signature })) });
+      this.workers[w]!.postMessage({ id, items: batch.map((p) => ('sign' in p ? { sign: p.sign } : { publicKey: p.publicKey, message: p.message, signature: p.signature })) });
     }
   }
 

@@ -35,3 +35,22 @@ describe.each(['native', 'noble'] as const)('VerifyPool (%s)', (name) => {
     await expect(p.verify(new Uint8Array(33), new Uint8Array(1), new Uint8Array(64))).rejects.toMatchObject({ code: 'BUSY' });
   });
 });
+
+describe('VerifyPool signing', () => {
+  it('signs with its key (valid under the matching public key); without a key it refuses', async () => {
+    const provider = PROVIDERS.native;
+    const kp = provider.generateKeyPair('p256');
+    const pool = new VerifyPool({ provider: 'native', size: 2, signingKey: kp.secretKey });
+    const bare = new VerifyPool({ provider: 'native', size: 1 });
+    try {
+      expect(pool.signerPublicKey).toEqual(kp.publicKey);
+      const messages = Array.from({ length: 20 }, (_, i) => provider.randomBytes(10 + i));
+      const sigs = await Promise.all(messages.map((m) => pool.sign(m)));
+      sigs.forEach((s, i) => expect(provider.verify('p256', kp.publicKey, messages[i]!, s)).toBe(true));
+      await expect(bare.sign(messages[0]!)).rejects.toMatchObject({ code: 'BAD_STATE' });
+    } finally {
+      await pool.close();
+      await bare.close();
+    }
+  });
+});
