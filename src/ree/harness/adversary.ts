@@ -120,6 +120,8 @@ export interface AdversaryOptions {
   backend?: boolean;
   /** Trusted UI PIN limit for the phones (default: the key's own). */
   pinLimit?: number;
+  /** Leave the world's directory on disk at `close` (crash fixtures reopen it). Default false. */
+  keep?: boolean;
 }
 
 export interface Adversary {
@@ -381,7 +383,7 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
       for (const p of phones.values()) await p.close().catch(() => undefined);
       await backend?.close().catch(() => undefined);
       kmc.close();
-      await rm(dir, { recursive: true, force: true });
+      if (!options.keep) await rm(dir, { recursive: true, force: true });
     },
   };
   return adv;
