@@ -8,12 +8,13 @@ import { createAdversary, type Adversary, type AdversaryOptions } from './advers
 import type { LeakFinding } from './leak-scanner.js';
 import type { Scenario, ScenarioContext, Verdict } from './scenario.js';
 import { channelScenarios } from './scenarios/channel.js';
+import { demoScenarios } from './scenarios/demo.js';
 import { fuzzScenarios } from './scenarios/fuzz.js';
 import { paymentScenarios } from './scenarios/payments.js';
 import { storageScenarios } from './scenarios/storage.js';
 import { teeScenarios } from './scenarios/tee.js';
 
-export const CATALOGUE: readonly Scenario[] = [...channelScenarios, ...teeScenarios, ...storageScenarios, ...paymentScenarios, ...fuzzScenarios];
+export const CATALOGUE: readonly Scenario[] = [...channelScenarios, ...teeScenarios, ...storageScenarios, ...paymentScenarios, ...demoScenarios, ...fuzzScenarios];
 
 export const LEAK_SCAN_NAME = 'secret-leak-scan';
 
@@ -102,6 +103,11 @@ export async function runCatalogue(options: RunOptions = {}): Promise<CatalogueR
         full,
         fuzzRuns: (quick, long) => (full ? long : quick),
         countCases: (n) => (fuzzCases += n),
+        addLeakScan: (r) => {
+          bytesScanned += r.bytesScanned;
+          secretsKnown += r.secrets;
+          leaks.push(...r.leaks);
+        },
       };
       const t0 = Date.now();
       let row: ScenarioRow;

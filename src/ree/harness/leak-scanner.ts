@@ -193,3 +193,25 @@ export class LeakScanner {
     this.#total = 0;
   }
 }
+
+export interface LeakScanInput {
+  /** Binary secrets (keys), e.g. `recordingProvider(...).secrets()`. */
+  secrets: readonly Uint8Array[];
+  /** Short text secrets by label (PIN, PUK). */
+  textSecrets?: Readonly<Record<string, string>>;
+  buffers?: readonly { source: string; bytes: Uint8Array }[];
+  texts?: readonly { source: string; text: string }[];
+  /** REE-visible directories (LevelDB stores), read recursively. */
+  directories?: readonly { source: string; dir: string }[];
+}
+
+/** One-call scan for callers outside the harness (the demo, the teaching page). */
+export async function scanForLeaks(input: LeakScanInput): Promise<LeakReport> {
+  const s = new LeakScanner();
+  s.addSecrets('secret', input.secrets);
+  for (const [label, text] of Object.entries(input.textSecrets ?? {})) s.addTextSecret(label, text);
+  for (const b of input.buffers ?? []) s.addBytes(b.source, b.bytes);
+  for (const t of input.texts ?? []) s.addText(t.source, t.text);
+  for (const d of input.directories ?? []) await s.addDirectory(d.source, d.dir);
+  return s.scan();
+}

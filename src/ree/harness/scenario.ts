@@ -1,6 +1,7 @@
 /** The shape of one attack scenario and the context the runner gives it. */
 import { TeeError } from '../../common/errors.js';
 import type { Adversary, AdversaryOptions } from './adversary.js';
+import type { LeakReport } from './leak-scanner.js';
 
 export type Verdict = 'defended' | 'FAILED' | 'known-limit';
 
@@ -22,6 +23,8 @@ export interface ScenarioContext {
   fuzzRuns(quick: number, full: number): number;
   /** Count fuzz cases actually run (for the report). */
   countCases(n: number): void;
+  /** Add a leak scan the scenario ran itself (outside the adversary worlds) to the run's totals. */
+  addLeakScan(report: LeakReport): void;
 }
 
 export interface Scenario {

@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utf8 } from '../../../src/common/bytes.js';
 import { createAdversary, DEFAULT_PIN, type Adversary } from '../../../src/ree/harness/adversary.js';
-import { LeakScanner } from '../../../src/ree/harness/leak-scanner.js';
+import { LeakScanner, scanForLeaks } from '../../../src/ree/harness/leak-scanner.js';
 
 describe('leak scanner', () => {
   let adv: Adversary;
@@ -27,7 +27,7 @@ describe('leak scanner', () => {
       const s = new LeakScanner();
       s.addSecret('planted', secret);
       s.addBytes('frame', new Uint8Array(100));
-      const text = enc === 'raw' ? secret : utf8(`x${Buffer.from(secret).toString(enc === 'raw' ? 'hex' : enc)}y`);
+      const text = enc === 'raw' ? secret : utf8(`x${Buffer.from(secret).toString(enc)}y`);
       s.addBytes('captured', text);
       expect(s.scan().leaks.map((l) => l.source)).toEqual(['captured']);
     }
@@ -45,5 +45,17 @@ describe('leak scanner', () => {
     adv.capture.hook('tee->ree', planted);
     const after = await adv.scanLeaks();
     expect(after.leaks.some((l) => l.source.startsWith('client-api'))).toBe(true);
+  });
+
+  it('scanForLeaks (the demo\'s entry point) reports a planted PUK in a log line and a key in a file', async () => {
+    const key = adv.provider.randomBytes(32);
+    const clean = await scanForLeaks({ secrets: [key], textSecrets: { puk: '8812734412' }, texts: [{ source: 'log', text: 'all fine' }] });
+    expect(clean.leaks).toEqual([]);
+    const dirty = await scanForLeaks({
+      secrets: [key], textSecrets: { puk: '8812734412' },
+      texts: [{ source: 'log', text: 'unblock with 8812734412' }],
+      buffers: [{ source: 'http body', bytes: utf8(JSON.stringify({ k: Buffer.from(key).toString('base64url') })) }],
+    });
+    expect(dirty.leaks.map((l) => `${l.secret}@${l.source}/${l.encoding}`).sort()).toEqual(['puk@log/text', 'secret@http body/base64url']);
   });
 });
