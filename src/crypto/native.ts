@@ -97,6 +97,8 @@ const publicCache = new WeakMap<Uint8Array, PublicEntry>();
  * zeroize the copy afterwards (the trusted key does) would otherwise pay a PKCS#8 import (~0.6 ms in
  * OpenSSL 3, several times the cost of a P-256 signature) on every call. Keyed by algorithm and the
  * SHA-256 fingerprint already computed for the WeakMap check; bounded, least recently used first out.
+ * Trade-off: a KeyObject (OpenSSL memory, never exported) outlives the caller's zeroized copy until
+ * it is evicted or the process ends, as entries of the per-buffer cache already did until GC.
  */
 const FINGERPRINT_CACHE_SIZE = 128;
 const privateByFingerprint = new Map<string, KeyObject>();
