@@ -97,24 +97,26 @@ export function recordingProvider(base: CryptoProvider): { provider: CryptoProvi
 }
 
 interface Needle {
+  /** Which secret (several secrets share a label). */
+  id: string;
   label: string;
   encoding: string;
   bytes: Buffer;
 }
 
-function needlesOf(label: string, secret: Uint8Array, isText: boolean): Needle[] {
+function needlesOf(id: string, label: string, secret: Uint8Array, isText: boolean): Needle[] {
   const buf = Buffer.from(secret);
-  const out: Needle[] = [{ label, encoding: isText ? 'text' : 'raw', bytes: buf }];
+  const out: Needle[] = [{ id, label, encoding: isText ? 'text' : 'raw', bytes: buf }];
   if (isText || secret.length < MIN_ENCODED) return out;
   const hex = buf.toString('hex');
   // Drop base64 padding and the last character: it depends on bits outside the secret's alignment.
   const b64 = buf.toString('base64').replace(/=+$/, '').slice(0, -1);
   const b64url = buf.toString('base64url').slice(0, -1);
   out.push(
-    { label, encoding: 'hex', bytes: Buffer.from(hex) },
-    { label, encoding: 'HEX', bytes: Buffer.from(hex.toUpperCase()) },
-    { label, encoding: 'base64', bytes: Buffer.from(b64) },
-    { label, encoding: 'base64url', bytes: Buffer.from(b64url) },
+    { id, label, encoding: 'hex', bytes: Buffer.from(hex) },
+    { id, label, encoding: 'HEX', bytes: Buffer.from(hex.toUpperCase()) },
+    { id, label, encoding: 'base64', bytes: Buffer.from(b64) },
+    { id, label, encoding: 'base64url', bytes: Buffer.from(b64url) },
   );
   return out;
 }
@@ -175,12 +177,16 @@ export class LeakScanner {
   }
 
   scan(): LeakReport {
-    const needles = [...this.#secrets.values()].flatMap((s) => needlesOf(s.label, s.bytes, s.text));
+    const needles = [...this.#secrets.entries()].flatMap(([id, s]) => needlesOf(id, s.label, s.bytes, s.text));
     const leaks: LeakFinding[] = [];
+    // One finding per (secret, source): base64 and base64url needles coincide for many secrets.
+    const seen = new Set<string>();
     for (const n of needles) {
       for (const b of this.#buffers) {
         if (b.bytes.indexOf(n.bytes) >= 0) {
-          leaks.push({ secret: n.label, source: b.source, encoding: n.encoding });
+          const key = `${n.id}\u0000${b.source}`;
+          if (!seen.has(key)) leaks.push({ secret: n.label, source: b.source, encoding: n.encoding });
+          seen.add(key);
           break;
         }
       }

@@ -56,6 +56,7 @@ describe('leak scanner', () => {
       texts: [{ source: 'log', text: 'unblock with 8812734412' }],
       buffers: [{ source: 'http body', bytes: utf8(JSON.stringify({ k: Buffer.from(key).toString('base64url') })) }],
     });
-    expect(dirty.leaks.map((l) => `${l.secret}@${l.source}/${l.encoding}`).sort()).toEqual(['puk@log/text', 'secret@http body/base64url']);
+    // base64 and base64url text coincide unless the key's encoding has '+' or '/': either may be named.
+    expect(dirty.leaks.map((l) => `${l.secret}@${l.source}/${l.encoding.replace('base64url', 'base64')}`).sort()).toEqual(['puk@log/text', 'secret@http body/base64']);
   });
 });
