@@ -12,7 +12,9 @@
  *   const report = await adv.scanLeaks();                      // report.leaks must be []
  *   await adv.close();
  *
- * Frames: `link(name)` (the phone's PhoneWire: log, setHook, current.inject/hold/release, cut).
+ * Frames: `link(name)` is the phone's PhoneWire: `log`/`frames()` read every frame; `setHook` returns
+ * 'drop', 'hold' (delay or reorder: `current.release(filter)` later), `{ replace }` (change or truncate:
+ * `flipBit`, `truncate` from src/channel) per frame; `current.inject` replays; `cut()` drops the link.
  * Client API bytes: every wallet session goes through the capture hook; `submitRaw` sends raw bytes
  * to `driver.submit`. HTTP: `http()` is a recording fetch wrapper. Files: `snapshot`/`restore`,
  * `flipFileBit`. QR: `qrText`/`forgeQr`/`alterQr`. The oracle part (`scanLeaks`) knows every secret
