@@ -11,7 +11,7 @@ import { toHex, utf8 } from '../../src/common/bytes.js';
 import { decode, encode } from '../../src/common/codec.js';
 import { TeeError } from '../../src/common/errors.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
-import type { CryptoProvider, P256Arithmetic } from '../../src/crypto/provider.js';
+import type { CryptoProvider } from '../../src/crypto/provider.js';
 import { KeyManagementCentre, createMemoryKmcStore } from '../../src/cpk/index.js';
 import { Factory, createPhone, provisionIdentity, type Phone, type PhoneOptions, type ProvisionedIdentity } from '../../src/device/index.js';
 import {
@@ -36,6 +36,8 @@ import {
   type WalletResults,
 } from '../../src/tee/tas/wallet/index.js';
 
+import { recordingProvider } from '../../src/ree/harness/leak-scanner.js';
+
 // ---- secrets the provider sees ----
 
 /**
@@ -44,58 +46,8 @@ import {
  * Copies are taken on entry, before any caller zeroizes its buffer.
  */
 export function spyProvider(base: CryptoProvider): { provider: CryptoProvider; secrets: () => Uint8Array[] } {
-  const seen = new Map<string, Uint8Array>();
-  const keep = (b: Uint8Array | undefined) => {
-    if (!(b instanceof Uint8Array) || b.length < 16 || b.every((x) => x === 0)) return;
-    const copy = new Uint8Array(b);
-    seen.set(toHex(copy), copy);
-  };
-  const p256: P256Arithmetic = {
-    ...base.p256,
-    order: base.p256.order,
-    multiplyBase: (k) => base.p256.multiplyBase(k),
-    multiply: (p, k) => base.p256.multiply(p, k),
-    addPoints: (ps) => base.p256.addPoints(ps),
-    isValidPoint: (p) => base.p256.isValidPoint(p),
-    mod: (v) => base.p256.mod(v),
-    scalarToBytes: (k) => {
-      const out = base.p256.scalarToBytes(k);
-      keep(out);
-      return out;
-    },
-    scalarFromBytes: (b) => base.p256.scalarFromBytes(b),
-  };
-  const provider: CryptoProvider = {
-    name: base.name,
-    randomBytes: (n) => base.randomBytes(n),
-    sha256: (d) => base.sha256(d),
-    hmacSha256: (k, d) => (keep(k), base.hmacSha256(k, d)),
-    hkdfSha256: (ikm, salt, info, len) => (keep(ikm), base.hkdfSha256(ikm, salt, info, len)),
-    generateKeyPair: (alg) => {
-      const kp = base.generateKeyPair(alg);
-      keep(kp.secretKey);
-      return kp;
-    },
-    publicKeyOf: (alg, sk) => (keep(sk), base.publicKeyOf(alg, sk)),
-    sign: (alg, sk, m) => (keep(sk), base.sign(alg, sk, m)),
-    verify: (alg, pk, m, s) => base.verify(alg, pk, m, s),
-    x25519: (sk, pk) => {
-      keep(sk);
-      const out = base.x25519(sk, pk);
-      keep(out);
-      return out;
-    },
-    p256Ecdh: (sk, pk) => {
-      keep(sk);
-      const out = base.p256Ecdh(sk, pk);
-      keep(out);
-      return out;
-    },
-    aeadSeal: (alg, k, n, pt, aad) => (keep(k), base.aeadSeal(alg, k, n, pt, aad)),
-    aeadOpen: (alg, k, n, ct, aad) => (keep(k), base.aeadOpen(alg, k, n, ct, aad)),
-    p256,
-  };
-  return { provider, secrets: () => [...seen.values()] };
+  // One oracle for the whole project: the attack harness's recording provider.
+  return recordingProvider(base);
 }
 
 // ---- a world: factory, KMC, phones ----
