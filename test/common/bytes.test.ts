@@ -4,17 +4,8 @@ import {
   concatBytes, constantTimeEqual, containsBytes, copyBytes, fromBase64url, fromHex, fromUtf8, toBase64url, toHex, u32be, u64be,
   utf8, zeroize,
 } from '../../src/common/bytes.js';
-import { TeeError } from '../../src/common/errors.js';
+import { failure } from '../support/errors.js';
 
-function failure(f: () => unknown): TeeError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof TeeError) return err;
-    throw new Error(`expected a TeeError, got ${String(err)}`);
-  }
-  throw new Error('expected a TeeError, but the call returned');
-}
 
 /** A view into the middle of a larger buffer, to catch helpers that ignore byteOffset. */
 function view(bytes: number[], pad = 5): Uint8Array {

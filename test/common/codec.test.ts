@@ -3,16 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { decode, encode, MAX_MESSAGE_BYTES } from '../../src/common/codec.js';
 import { fromHex, toHex } from '../../src/common/bytes.js';
 import { TeeError } from '../../src/common/errors.js';
+import { failure } from '../support/errors.js';
 
-function failure(f: () => unknown): TeeError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof TeeError) return err;
-    throw new Error(`expected a TeeError, got ${String(err)}`);
-  }
-  throw new Error('expected a TeeError, but the call returned');
-}
 
 function nested(depth: number, leaf: unknown = 1, asObject = false): unknown {
   let v = leaf;

@@ -5,7 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex } from '../../src/common/bytes.js';
-import { TeeError, type TeeErrorCode } from '../../src/common/errors.js';
+import type { TeeErrorCode } from '../../src/common/errors.js';
+import { failure } from '../support/errors.js';
 import { PROVIDERS, type CryptoProvider, type ProviderName } from '../../src/crypto/index.js';
 
 /** Deliberately ill-typed arguments, as an untrusted caller could pass them. */
@@ -164,15 +165,6 @@ const CASES: Case[] = [
   { name: 'mod of a number', call: (p) => p.p256.mod(5 as Loose), code: 'BAD_PARAMETERS', message: 'mod: expected a bigint' },
 ];
 
-function failure(f: () => unknown): TeeError {
-  try {
-    f();
-  } catch (err) {
-    if (err instanceof TeeError) return err;
-    throw new Error(`expected a TeeError, got ${String(err)}`);
-  }
-  throw new Error('expected a TeeError, but the call returned');
-}
 
 describe('bad input: pinned code and message, the same in both providers', () => {
   it.each(CASES.map((c) => [c.name, c] as const))('%s', (_name, c) => {
