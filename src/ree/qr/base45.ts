@@ -2,6 +2,8 @@
  * Base45 (RFC 9285): bytes as text drawn from the 45-character QR alphanumeric set, so a QR code can
  * use alphanumeric mode (5.5 bits per character) instead of byte mode (8 bits per character).
  * Each pair of bytes becomes three characters and a trailing single byte becomes two.
+ * Written here rather than taken from npm: the `base45` package (3.0.0) decodes invalid input
+ * (out-of-range triples, foreign characters, a one-character tail) silently into wrong bytes.
  * Decoding is strict: every input has at most one valid reading, so nothing else is accepted.
  */
 import { TeeError } from '../../common/errors.js';
