@@ -3,12 +3,12 @@
  * phones made from them, a Client API wallet session, a scripted trusted-UI user, and a leak watch
  * that knows every secret the crypto provider ever handled and every byte the REE ever saw.
  */
+import { invokeWalletCommand } from '../../src/ree/wallet/ta-session.js';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { toHex, utf8 } from '../../src/common/bytes.js';
-import { decode, encode } from '../../src/common/codec.js';
 import { TeeError } from '../../src/common/errors.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
@@ -20,7 +20,6 @@ import {
   finalizeContext,
   initializeContext,
   invokeCommand,
-  memrefOutput,
   openSession,
   type Param,
   type TeecContext,
@@ -28,8 +27,6 @@ import {
 } from '../../src/ree/client-api/index.js';
 import type { TrustedUiPrompt, TrustedUiConfirmResult } from '../../src/tee/index.js';
 import {
-  RESULT_BUFFER_BYTES,
-  WALLET_CMD,
   WALLET_TA_UUID,
   type WalletArgs,
   type WalletCommand,
@@ -153,13 +150,7 @@ export class Wallet {
   }
 
   async call<C extends WalletCommand>(command: C, args: WalletArgs[C], handle?: Uint8Array): Promise<WalletResults[C]> {
-    const params: Param[] = [
-      { type: 'memref_input', buffer: encode(args) },
-      { type: 'memref_output', buffer: new Uint8Array(RESULT_BUFFER_BYTES) },
-    ];
-    if (handle) params.push({ type: 'handle_input', handle });
-    await invokeCommand(this.session, WALLET_CMD[command], params);
-    return decode(memrefOutput(params[1]!)) as WalletResults[C];
+    return invokeWalletCommand(this.session, command, args, handle);
   }
 
   /** Raw invoke, for parameter-type attacks. */

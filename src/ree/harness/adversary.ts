@@ -20,11 +20,11 @@
  * `flipFileBit`. QR: `qrText`/`forgeQr`/`alterQr`. The oracle part (`scanLeaks`) knows every secret
  * through a recording crypto provider plus the PINs and PUKs the users typed or read.
  */
+import { invokeWalletCommand } from '../wallet/ta-session.js';
 import { cp, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromBase64url, toBase64url, utf8 } from '../../common/bytes.js';
-import { decode, encode } from '../../common/codec.js';
 import { TeeError } from '../../common/errors.js';
 import { nativeProvider } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
@@ -33,12 +33,12 @@ import { Factory, createPhone, provisionIdentity, type Phone, type PhoneWire } f
 import { encodePaymentRequest, type PartyId, type PaymentRequest } from '../../protocol/payment.js';
 import { startBackend, type RunningBackend } from '../backend/index.js';
 import {
-  ReeCapture, closeSession, finalizeContext, initializeContext, invokeCommand, memrefOutput, openSession,
+  ReeCapture, closeSession, finalizeContext, initializeContext, invokeCommand, openSession,
   type Param, type TeecContext, type TeecSession,
 } from '../client-api/index.js';
 import { decodeQrText, encodeQrText, type QrEnvelope } from '../qr/index.js';
 import type { TrustedUiConfirmResult, TrustedUiPrompt } from '../../tee/index.js';
-import { RESULT_BUFFER_BYTES, WALLET_CMD, WALLET_TA_UUID, type WalletArgs, type WalletCommand, type WalletResults } from '../../tee/tas/wallet/index.js';
+import { WALLET_TA_UUID, type WalletArgs, type WalletCommand, type WalletResults } from '../../tee/tas/wallet/index.js';
 import { LeakScanner, recordingProvider, type LeakReport } from './leak-scanner.js';
 
 export const PLAIN = 'retail';
@@ -70,13 +70,7 @@ export class HostileWallet {
   constructor(readonly context: TeecContext, readonly session: TeecSession) {}
 
   async call<C extends WalletCommand>(command: C, args: WalletArgs[C], handle?: Uint8Array): Promise<WalletResults[C]> {
-    const params: Param[] = [
-      { type: 'memref_input', buffer: encode(args) },
-      { type: 'memref_output', buffer: new Uint8Array(RESULT_BUFFER_BYTES) },
-    ];
-    if (handle) params.push({ type: 'handle_input', handle });
-    await invokeCommand(this.session, WALLET_CMD[command], params);
-    return decode(memrefOutput(params[1]!)) as WalletResults[C];
+    return invokeWalletCommand(this.session, command, args, handle);
   }
 
   /** Any command id, any parameters (malformed ones included). */

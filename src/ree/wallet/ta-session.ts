@@ -12,6 +12,23 @@ import {
 } from '../client-api/index.js';
 import { RESULT_BUFFER_BYTES, WALLET_CMD, WALLET_TA_UUID, type WalletArgs, type WalletCommand, type WalletResults } from '../../tee/tas/wallet/index.js';
 
+/** One wallet-TA command on an open session, in the TA's param convention (see its commands.ts). */
+export async function invokeWalletCommand<C extends WalletCommand>(
+  session: TeecSession,
+  command: C,
+  args: WalletArgs[C],
+  handle?: Uint8Array,
+): Promise<WalletResults[C]> {
+  const params: Param[] = [
+    { type: 'memref_input', buffer: encode(args) },
+    { type: 'memref_output', buffer: new Uint8Array(RESULT_BUFFER_BYTES) },
+  ];
+  if (handle) params.push({ type: 'handle_input', handle });
+  await invokeCommand(session, WALLET_CMD[command], params);
+  // Field shapes are checked by callers where it matters; here: an object, or a typed error.
+  return aobject(decode(memrefOutput(params[1]!)), `${command} result`) as WalletResults[C];
+}
+
 export class WalletTaSession {
   private constructor(
     private readonly context: TeecContext,
@@ -33,15 +50,8 @@ export class WalletTaSession {
     }
   }
 
-  async call<C extends WalletCommand>(command: C, args: WalletArgs[C], handle?: Uint8Array): Promise<WalletResults[C]> {
-    const params: Param[] = [
-      { type: 'memref_input', buffer: encode(args) },
-      { type: 'memref_output', buffer: new Uint8Array(RESULT_BUFFER_BYTES) },
-    ];
-    if (handle) params.push({ type: 'handle_input', handle });
-    await invokeCommand(this.session, WALLET_CMD[command], params);
-    // The shape of each field is checked by the caller where it matters; here: an object or a COMMUNICATION-free TeeError.
-    return aobject(decode(memrefOutput(params[1]!)), `${command} result`) as WalletResults[C];
+  call<C extends WalletCommand>(command: C, args: WalletArgs[C], handle?: Uint8Array): Promise<WalletResults[C]> {
+    return invokeWalletCommand(this.session, command, args, handle);
   }
 
   async close(): Promise<void> {
