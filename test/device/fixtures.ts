@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'vitest';
 import { toHex, utf8 } from '../../src/common/bytes.js';
-import { TeeError } from '../../src/common/errors.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import type { CryptoProvider } from '../../src/crypto/provider.js';
 import { KeyManagementCentre, createMemoryKmcStore } from '../../src/cpk/index.js';
@@ -185,15 +184,7 @@ export async function provision(
 
 // ---- errors ----
 
-export async function failure(p: Promise<unknown>): Promise<TeeError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TeeError);
-    return err as TeeError;
-  }
-  throw new Error('expected a TeeError');
-}
+export { asyncFailure as failure } from '../support/errors.js';
 
 // ---- what the REE can see ----
 

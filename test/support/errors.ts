@@ -1,4 +1,5 @@
 /** Shared test helper: run `f`, expect it to throw a TeeError, and return it for code/message checks. */
+import { expect } from 'vitest';
 import { TeeError } from '../../src/common/errors.js';
 
 export function failure(f: () => unknown): TeeError {
@@ -9,4 +10,15 @@ export function failure(f: () => unknown): TeeError {
     throw new Error(`expected a TeeError, got ${String(err)}`);
   }
   throw new Error('expected a TeeError, but the call returned');
+}
+
+/** The async form: await `p`, expect it to reject with a TeeError, and return it. */
+export async function asyncFailure(p: Promise<unknown>): Promise<TeeError> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(TeeError);
+    return err as TeeError;
+  }
+  throw new Error('expected a TeeError');
 }

@@ -1,4 +1,5 @@
 /** xtest-style session conformance: lifecycle, binding to contexts, limits, panics, instances. */
+import { asyncFailure as failure } from '../support/errors.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TeeError } from '../../src/common/errors.js';
 import { fromUtf8 } from '../../src/common/bytes.js';
@@ -16,15 +17,6 @@ function installCustom(b: BootedTee, uuid: string, ta: TaImplementation, flags =
   b.tee.installTa(pkg, code, ta);
 }
 
-async function failure(p: Promise<unknown>): Promise<TeeError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TeeError);
-    return err as TeeError;
-  }
-  throw new Error('expected a TeeError');
-}
 
 /** Talk to the driver directly, as a hostile REE would. */
 async function raw(b: BootedTee, request: unknown): Promise<Record<string, unknown>> {

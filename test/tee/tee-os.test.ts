@@ -1,4 +1,5 @@
 /** The TEE OS as a whole: TA installation, attestation PTA, trusted UI, trusted-key channel, shutdown. */
+import { asyncFailure as failure } from '../support/errors.js';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -29,15 +30,6 @@ import {
 import { CMD, testTa } from './fixtures/test-ta.js';
 import { TA_A, TA_B, bootTee, provider, taSigningKey, tempDir, testPackage, testTaCode, trustedTaSigners, vendor, type BootedTee } from './helpers.js';
 
-async function failure(p: Promise<unknown>): Promise<TeeError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TeeError);
-    return err as TeeError;
-  }
-  throw new Error('expected a TeeError');
-}
 
 function syncFailure(fn: () => unknown): TeeError {
   try {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TeeError, GP_RESULT } from '../../../src/common/errors.js';
+import { asyncFailure as failure } from '../../support/errors.js';
+import { GP_RESULT } from '../../../src/common/errors.js';
 import { fromUtf8, utf8 } from '../../../src/common/bytes.js';
 import { decode, encode } from '../../../src/common/codec.js';
 import {
@@ -16,15 +17,6 @@ import {
 import { CMD } from '../../tee/fixtures/test-ta.js';
 import { TA_A, UNKNOWN_TA, bootTee, type BootedTee } from '../../tee/helpers.js';
 
-async function failure(p: Promise<unknown>): Promise<TeeError> {
-  try {
-    await p;
-  } catch (err) {
-    expect(err).toBeInstanceOf(TeeError);
-    return err as TeeError;
-  }
-  throw new Error('expected a TeeError');
-}
 
 describe('TEE Client API against the TEE OS', () => {
   let booted: BootedTee;
