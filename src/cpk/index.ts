@@ -1,6 +1,6 @@
 /** CPK identity keys: KMC, public matrix, offline mapping, issuance, collusion analysis, hardened mode. */
 export type { CpkMode } from './encoding.js';
-export { ID_PATTERN } from './encoding.js';
+export { ID_PATTERN, checkShape } from './encoding.js';
 export { selectIndices } from './select.js';
 export {
   checkPublicMatrix, decodePublicMatrix, encodePublicMatrix, matrixPoint, publicMatrixSigningBytes, signPublicMatrix,

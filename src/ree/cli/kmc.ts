@@ -13,7 +13,7 @@ import { astring } from '../../common/checks.js';
 import { TeeError } from '../../common/errors.js';
 import { defaultProvider } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { KeyManagementCentre, createLevelKmcStore, type LevelKmcStore } from '../../cpk/index.js';
+import { KeyManagementCentre, checkShape, createLevelKmcStore, type LevelKmcStore } from '../../cpk/index.js';
 import { publishKmcPublicState } from '../demo/kmc-files.js';
 
 const MASTER_KEY_BYTES = 32;
@@ -79,8 +79,8 @@ export function registerKmcCommands(program: Command, getDataDir: () => string):
     .action(async (opts: { subdomain: string; rows: string; cols: string; hardened?: boolean }) => {
       const out = (line: string) => process.stdout.write(`${line}\n`);
       const subdomainId = astring(opts.subdomain, '--subdomain', { pattern: SUBDOMAIN_PATTERN });
-      const rows = parseSize(opts.rows, '--rows');
-      const cols = parseSize(opts.cols, '--cols');
+      // Check the matrix shape with CPK's own rule before anything is created on disk.
+      const { rows, cols } = checkShape(parseSize(opts.rows, '--rows'), parseSize(opts.cols, '--cols'));
       const dataDir = getDataDir();
       const { kmc: centre, close } = await openKmcDir(dataDir, { create: true });
       try {
