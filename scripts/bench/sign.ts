@@ -9,12 +9,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { decode, encode } from '../../src/common/codec.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import type { CryptoProvider, ProviderName } from '../../src/crypto/provider.js';
 import { Factory, createPhone } from '../../src/device/index.js';
-import { closeSession, finalizeContext, initializeContext, invokeCommand, memrefOutput, openSession, type Param } from '../../src/ree/client-api/index.js';
-import { RESULT_BUFFER_BYTES, WALLET_CMD, WALLET_TA_UUID, type WalletResults } from '../../src/tee/tas/wallet/index.js';
+import { closeSession, finalizeContext, initializeContext, openSession } from '../../src/ree/client-api/index.js';
+import { invokeWalletCommand } from '../../src/ree/wallet/ta-session.js';
+import { WALLET_TA_UUID } from '../../src/tee/tas/wallet/index.js';
 import { measureCpkMapping } from './cpk-map.js';
 import { compare, GOALS, measure, type BenchSuite, type Comparison } from './harness.js';
 
@@ -32,18 +32,9 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
       phone.trustedUi.setUser(() => ({ confirmed: true }));
       const context = await initializeContext(phone.driver, { name: 'bench-wallet' });
       const session = await openSession(context, WALLET_TA_UUID, { login: 'public' });
-      const call = async <R>(command: number, args: unknown, handle?: Uint8Array): Promise<R> => {
-        const params: Param[] = [
-          { type: 'memref_input', buffer: encode(args) },
-          { type: 'memref_output', buffer: new Uint8Array(RESULT_BUFFER_BYTES) },
-        ];
-        if (handle) params.push({ type: 'handle_input', handle });
-        await invokeCommand(session, command, params);
-        return decode(memrefOutput(params[1]!)) as R;
-      };
-      const key = await call<WalletResults['GENERATE_KEY']>(WALLET_CMD.GENERATE_KEY, { algorithm: 'p256', usage: 'sign' });
+      const key = await invokeWalletCommand(session, 'GENERATE_KEY', { algorithm: 'p256', usage: 'sign' });
       const signOnce = async () => {
-        const { signature } = await call<WalletResults['SIGN']>(WALLET_CMD.SIGN, { message: MESSAGE }, key.handle);
+        const { signature } = await invokeWalletCommand(session, 'SIGN', { message: MESSAGE }, key.handle);
         return signature;
       };
       // Sanity: what the stack returns is a valid signature under the key it reported.

@@ -8,7 +8,7 @@ import { aobject } from '../common/checks.js';
 import { decode, encode } from '../common/codec.js';
 import { TeeError } from '../common/errors.js';
 import { encodeTeeRequest, parseTeeResponse, type TeeDriver, type TeeOp, type TeeRequest, type WireOutParam, type WireParam } from '../tee/index.js';
-import { RESULT_BUFFER_BYTES, WALLET_CMD, WALLET_TA_UUID, type WalletArgs, type WalletCommand, type WalletResults } from '../tee/tas/wallet/index.js';
+import { resultCapacity, WALLET_CMD, WALLET_TA_UUID, type WalletArgs, type WalletCommand, type WalletResults } from '../tee/tas/wallet/index.js';
 
 export type BoundaryCapture = (direction: 'ree->tee' | 'tee->ree', bytes: Uint8Array) => void;
 
@@ -49,7 +49,7 @@ export class WalletClient {
   async call<C extends WalletCommand>(command: C, args: WalletArgs[C], handle?: Uint8Array): Promise<WalletResults[C]> {
     const params: WireParam[] = [
       { type: 'memref_input', buffer: encode(args) },
-      { type: 'memref_output', size: RESULT_BUFFER_BYTES },
+      { type: 'memref_output', size: resultCapacity(command, args) },
     ];
     if (handle) params.push({ type: 'handle_input', handle });
     const res = (await exchange(this.driver, this.capture, {

@@ -97,6 +97,25 @@ function retitle<T>(origin: TeeOrigin, fn: () => T): T {
   }
 }
 
+/**
+ * An output memref of `capacity` bytes. The zeroed buffer is made only when the TA reads `buffer`
+ * (to write in place, as GP TAs do); a TA that hands back a buffer of its own never pays for one, so
+ * offering a generous capacity costs nothing.
+ */
+export function outputMemref(capacity: number): MemrefParam {
+  let buffer: Uint8Array | undefined;
+  return {
+    type: 'memref_output',
+    size: capacity,
+    get buffer(): Uint8Array {
+      return (buffer ??= new Uint8Array(capacity));
+    },
+    set buffer(value: Uint8Array) {
+      buffer = value;
+    },
+  };
+}
+
 /** Check one parameter received from outside; output memrefs may arrive as a capacity only. */
 export function parseParam(raw: unknown, index: number, origin: TeeOrigin = 'TEE'): Param {
   return retitle(origin, () => {
@@ -114,8 +133,7 @@ export function parseParam(raw: unknown, index: number, origin: TeeOrigin = 'TEE
     if (isMemrefType(type)) {
       if (type === 'memref_output') {
         // Only the capacity crosses for a pure output: the REE's buffer contents are none of the TA's business.
-        const capacity = aint(obj.size, `${title}.size`, 0, MAX_MEMREF_BYTES);
-        return { type, buffer: new Uint8Array(capacity), size: capacity };
+        return outputMemref(aint(obj.size, `${title}.size`, 0, MAX_MEMREF_BYTES));
       }
       const buffer = abytes(obj.buffer, `${title}.buffer`, { max: MAX_MEMREF_BYTES });
       return { type, buffer, size: buffer.length };
@@ -153,7 +171,12 @@ export function memrefContents(param: MemrefParam): Uint8Array {
 
 /** What the caller offered for each output memref, recorded before the TA can touch the params. */
 export function outputCapacities(params: readonly Param[]): (number | undefined)[] {
-  return params.map((p) => (isMemrefType(p.type) && isOutputType(p.type) ? (p as MemrefParam).buffer.length : undefined));
+  return params.map((p) => {
+    if (!isMemrefType(p.type) || !isOutputType(p.type)) return undefined;
+    const m = p as MemrefParam;
+    // An output's `size` is its capacity on the way in (see outputMemref); reading it allocates nothing.
+    return p.type === 'memref_output' && m.size !== undefined ? m.size : m.buffer.length;
+  });
 }
 
 /**

@@ -63,6 +63,14 @@ describe('parseParams (untrusted input)', () => {
     const p = parseParams([{ type: 'memref_output', size: 8, buffer: new Uint8Array([1, 2, 3]) }]);
     expect(p[0]).toEqual({ type: 'memref_output', buffer: new Uint8Array(8), size: 8 });
   });
+  it('an output memref written in place, as GP TAs do, returns what the TA wrote', () => {
+    const p = parseParams([{ type: 'memref_output', size: 8 }]);
+    const caps = outputCapacities(p);
+    const m = p[0] as { buffer: Uint8Array; size?: number };
+    m.buffer.set([5, 6, 7]);
+    m.size = 3;
+    expect(collectOutputs(p, p, caps)[0]).toEqual({ type: 'memref_output', buffer: new Uint8Array([5, 6, 7]) });
+  });
 });
 
 describe('collectOutputs', () => {

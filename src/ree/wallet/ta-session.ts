@@ -10,7 +10,7 @@ import {
   closeSession, finalizeContext, initializeContext, invokeCommand, memrefOutput, openSession,
   type CaptureHook, type Param, type TeecContext, type TeecSession, type TeeDriver,
 } from '../client-api/index.js';
-import { RESULT_BUFFER_BYTES, WALLET_CMD, WALLET_TA_UUID, type WalletArgs, type WalletCommand, type WalletResults } from '../../tee/tas/wallet/index.js';
+import { resultCapacity, WALLET_CMD, WALLET_TA_UUID, type WalletArgs, type WalletCommand, type WalletResults } from '../../tee/tas/wallet/index.js';
 
 /** One wallet-TA command on an open session, in the TA's param convention (see its commands.ts). */
 export async function invokeWalletCommand<C extends WalletCommand>(
@@ -21,7 +21,7 @@ export async function invokeWalletCommand<C extends WalletCommand>(
 ): Promise<WalletResults[C]> {
   const params: Param[] = [
     { type: 'memref_input', buffer: encode(args) },
-    { type: 'memref_output', buffer: new Uint8Array(RESULT_BUFFER_BYTES) },
+    { type: 'memref_output', buffer: new Uint8Array(resultCapacity(command, args)) },
   ];
   if (handle) params.push({ type: 'handle_input', handle });
   await invokeCommand(session, WALLET_CMD[command], params);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utf8 } from '../../../src/common/bytes.js';
 import { encode } from '../../../src/common/codec.js';
 import { ReeCapture, type Param } from '../../../src/ree/client-api/index.js';
-import { RESULT_BUFFER_BYTES, WALLET_CMD } from '../../../src/tee/tas/wallet/index.js';
+import { RESULT_BUFFER_BYTES, resultCapacity, SMALL_RESULT_BYTES, WALLET_CMD } from '../../../src/tee/tas/wallet/index.js';
 import type { Phone } from '../../../src/device/index.js';
 import { PLAIN, assertNoLeaks, failure, makeWorld, provision, seatUser, Wallet, type World } from '../../device/fixtures.js';
 
@@ -71,6 +71,19 @@ describe('wallet TA through the Client API', () => {
     expect((await failure(w.call('DECRYPT', { ciphertext, aad: utf8('other') }, key.handle))).code).toBe('SECURITY');
     // Random nonces: the same plaintext never encrypts the same way twice.
     expect((await w.call('ENCRYPT', { plaintext, aad }, key.handle)).ciphertext).not.toEqual(ciphertext);
+  });
+
+  it('offers room for what a command can return: a 300 KiB ENCRYPT/DECRYPT round trip fits, small results get small buffers', async () => {
+    const key = await w.call('GENERATE_KEY', { algorithm: 'aes-256-gcm', usage: 'encrypt' });
+    const plaintext = new Uint8Array(300 * 1024).fill(7);
+    const { ciphertext } = await w.call('ENCRYPT', { plaintext }, key.handle);
+    expect((await w.call('DECRYPT', { ciphertext }, key.handle)).plaintext).toEqual(plaintext);
+    expect(resultCapacity('SIGN', { message: plaintext })).toBe(SMALL_RESULT_BYTES);
+    expect(resultCapacity('OFFLINE_STATE', {})).toBe(RESULT_BUFFER_BYTES);
+    // A result larger than what the caller offered is OVERFLOW (GP's SHORT_BUFFER), never truncated.
+    const args = encode({ plaintext: new Uint8Array(64) });
+    const tight: Param[] = [{ type: 'memref_input', buffer: args }, { type: 'memref_output', buffer: new Uint8Array(16) }, { type: 'handle_input', handle: key.handle }];
+    expect((await failure(w.invoke(WALLET_CMD.ENCRYPT, tight))).code).toBe('OVERFLOW');
   });
 
   it.each(['x25519', 'p256'] as const)('ECDH (%s): keys derived on two phones agree, and the shared secret stays inside', async (algorithm) => {

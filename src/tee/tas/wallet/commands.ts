@@ -3,7 +3,7 @@
  * command's arguments and result. Convention for every command:
  *
  *   param0  memref_input   msgpack-encoded arguments (an object; `{}` when there are none)
- *   param1  memref_output  msgpack-encoded result (give it room: RESULT_BUFFER_BYTES is plenty)
+ *   param1  memref_output  msgpack-encoded result (offer resultCapacity(command, args) bytes)
  *   param2  handle_input   the key handle, for the commands marked `handle` below; else none
  *   param3  none
  *
@@ -13,8 +13,13 @@
 
 export const WALLET_TA_UUID = '7a11e7a0-3c1b-4e55-9d2a-6b7e5f0c1d01';
 
-/** Large enough for any result (an offline state with its logs can reach tens of KiB). */
+/** Large enough for any result of unbounded shape (an offline state with its logs can reach tens of KiB). */
 export const RESULT_BUFFER_BYTES = 256 * 1024;
+/** Room for a result of bounded shape: handles, public keys, signatures, signed statements, statuses. */
+export const SMALL_RESULT_BYTES = 16 * 1024;
+/** What ENCRYPT/DECRYPT add to their data: nonce, tag and encoding, with headroom. */
+const DATA_RESULT_OVERHEAD_BYTES = 1024;
+const MAX_RESULT_BYTES = 1024 * 1024;
 
 export const WALLET_CMD = {
   GET_INFO: 1,
@@ -172,4 +177,28 @@ export interface WalletResults {
   CHANGE_PIN: WalletPinStatus;
   UNBLOCK_PIN: WalletPinStatus;
   SET_INITIAL_PIN: WalletPinStatus;
+}
+
+function byteLength(args: unknown, field: string): number {
+  const v = args !== null && typeof args === 'object' ? (args as Record<string, unknown>)[field] : undefined;
+  return v instanceof Uint8Array ? v.length : 0;
+}
+
+/**
+ * The output capacity to offer for a command's result: enough for any result those arguments can
+ * produce, so a command never fails with OVERFLOW after its side effects, and no bigger than needed
+ * (a caller zeroes what it offers on every call).
+ */
+export function resultCapacity(command: WalletCommand, args: unknown): number {
+  switch (command) {
+    case 'GET_INFO':
+    case 'OFFLINE_STATE':
+      return RESULT_BUFFER_BYTES;
+    case 'ENCRYPT':
+      return Math.min(MAX_RESULT_BYTES, byteLength(args, 'plaintext') + DATA_RESULT_OVERHEAD_BYTES);
+    case 'DECRYPT':
+      return Math.min(MAX_RESULT_BYTES, byteLength(args, 'ciphertext') + DATA_RESULT_OVERHEAD_BYTES);
+    default:
+      return SMALL_RESULT_BYTES;
+  }
 }
