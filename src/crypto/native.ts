@@ -184,6 +184,24 @@ function publicKeyObject(alg: KeyAlgorithm, publicKey: Uint8Array): KeyObject | 
   }
 }
 
+/**
+ * `verify`'s checks before OpenSSL: known algorithm, byte inputs, 64-byte signature, a key that
+ * decodes, and for P-256 r, s in range with low S. Null means "does not verify".
+ */
+function verifyKey(algorithm: SignatureAlgorithm, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): KeyObject | null {
+  if (algorithm !== 'p256' && algorithm !== 'ed25519') return null;
+  if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array)) return null;
+  if (signature.length !== 64) return null;
+  const key = publicKeyObject(algorithm, publicKey);
+  if (!key) return null;
+  if (algorithm === 'p256') {
+    const r = bytesToBigInt(signature.subarray(0, 32));
+    const s = bytesToBigInt(signature.subarray(32));
+    if (r === 0n || r >= P256_N || s === 0n || s > P256_HALF_N) return null;
+  }
+  return key;
+}
+
 function rawPublicKey(alg: KeyAlgorithm, key: KeyObject): Uint8Array {
   const jwk = key.export({ format: 'jwk' });
   if (alg === 'p256') {
@@ -288,20 +306,29 @@ export const nativeProvider: CryptoProvider = {
   },
 
   verify(algorithm, publicKey, message, signature) {
-    if (algorithm !== 'p256' && algorithm !== 'ed25519') return false;
-    if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array)) return false;
-    if (signature.length !== 64) return false;
-    const key = publicKeyObject(algorithm, publicKey);
+    const key = verifyKey(algorithm, publicKey, message, signature);
     if (!key) return false;
     try {
       if (algorithm === 'ed25519') return nodeVerify(null, message, key, signature);
-      const r = bytesToBigInt(signature.subarray(0, 32));
-      const s = bytesToBigInt(signature.subarray(32));
-      if (r === 0n || r >= P256_N || s === 0n || s > P256_HALF_N) return false;
       return nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature);
     } catch {
       return false;
     }
+  },
+
+  verifyAsync(algorithm, publicKey, message, signature) {
+    // The same pre-checks as `verify` on this thread; only OpenSSL's verification goes to the pool.
+    const key = verifyKey(algorithm, publicKey, message, signature);
+    if (!key) return Promise.resolve(false);
+    return new Promise<boolean>((resolve) => {
+      const done = (err: Error | null, ok: boolean) => resolve(err === null && ok === true);
+      try {
+        if (algorithm === 'ed25519') nodeVerify(null, message, key, signature, done);
+        else nodeVerify('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, signature, done);
+      } catch {
+        resolve(false);
+      }
+    });
   },
 
   x25519(secretKey, peerPublicKey) {

@@ -86,6 +86,12 @@ export interface CryptoProvider {
 
   sign(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): Uint8Array;
   verify(algorithm: SignatureAlgorithm, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /**
+   * Optional: the same answer as `verify`, computed off the calling thread where the provider can
+   * (native: libuv's thread pool), so a server can check many signatures in parallel without
+   * worker threads. Resolves to false for malformed input; never rejects.
+   */
+  verifyAsync?(algorithm: SignatureAlgorithm, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean>;
 
   /** X25519 shared secret (raw; run it through HKDF). Throws SECURITY on an all-zero result. */
   x25519(secretKey: Uint8Array, peerPublicKey: Uint8Array): Uint8Array;
