@@ -148,6 +148,21 @@ function privateKeyObject(alg: KeyAlgorithm, secretKey: Uint8Array): KeyObject {
   return key;
 }
 
+/** `sign`'s checks before OpenSSL, in its order: algorithm, key, message. */
+function signingKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): KeyObject {
+  checkSignatureAlgorithm(algorithm, 'sign');
+  const key = privateKeyObject(algorithm, secretKey);
+  checkMessage(message, 'sign');
+  return key;
+}
+
+/** OpenSSL does not normalise S; the shared format is low-S (one valid encoding per signature). */
+function lowS(sig: Buffer): Uint8Array {
+  const s = bytesToBigInt(sig.subarray(32));
+  if (s > P256_HALF_N) sig.set(bigIntTo32(P256_N - s), 32);
+  return u8(sig);
+}
+
 /**
  * Ed25519 public keys OpenSSL would take but the reference rejects (RFC 8032 strict decoding, as noble
  * with zip215: false): non-canonical encodings and small-order points. With a small-order key,
@@ -294,15 +309,31 @@ export const nativeProvider: CryptoProvider = {
   },
 
   sign(algorithm: SignatureAlgorithm, secretKey, message) {
-    checkSignatureAlgorithm(algorithm, 'sign');
-    const key = privateKeyObject(algorithm, secretKey);
-    checkMessage(message, 'sign');
+    const key = signingKey(algorithm, secretKey, message);
     if (algorithm === 'ed25519') return u8(nodeSign(null, message, key));
-    const sig = nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' });
-    // OpenSSL does not normalise S; the shared format is low-S (one valid encoding per signature).
-    const s = bytesToBigInt(sig.subarray(32));
-    if (s > P256_HALF_N) sig.set(bigIntTo32(P256_N - s), 32);
-    return u8(sig);
+    return lowS(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+  },
+
+  signAsync(algorithm: SignatureAlgorithm, secretKey, message) {
+    // The same checks and key import as `sign` on this thread; only OpenSSL's signing goes to the pool.
+    let key: KeyObject;
+    try {
+      key = signingKey(algorithm, secretKey, message);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return new Promise<Uint8Array>((resolve, reject) => {
+      const done = (err: Error | null, sig: Buffer) => {
+        if (err) reject(new TeeError('GENERIC', 'sign: failed'));
+        else resolve(algorithm === 'ed25519' ? u8(sig) : lowS(sig));
+      };
+      try {
+        if (algorithm === 'ed25519') nodeSign(null, message, key, done);
+        else nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }, done);
+      } catch {
+        reject(new TeeError('GENERIC', 'sign: failed'));
+      }
+    });
   },
 
   verify(algorithm, publicKey, message, signature) {

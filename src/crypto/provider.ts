@@ -85,6 +85,12 @@ export interface CryptoProvider {
   publicKeyOf(algorithm: KeyAlgorithm, secretKey: Uint8Array): Uint8Array;
 
   sign(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): Uint8Array;
+  /**
+   * Optional: the same signature as `sign`, computed off the calling thread where the provider can
+   * (native: libuv's thread pool), as a secure element signs on its own processor. Rejects with the
+   * same TeeError as `sign` for bad input.
+   */
+  signAsync?(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
   verify(algorithm: SignatureAlgorithm, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
   /**
    * Optional: the same answer as `verify`, computed off the calling thread where the provider can

@@ -1,0 +1,54 @@
+/** The native provider's optional signAsync (libuv thread pool) signs exactly as `sign` does. */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { PROVIDERS, type SignatureAlgorithm } from '../../src/crypto/index.js';
+import { TeeError } from '../../src/common/errors.js';
+
+const native = PROVIDERS.native;
+const noble = PROVIDERS.noble;
+const HALF_N = noble.p256.order >> 1n;
+
+describe('native signAsync', () => {
+  const signAsync = native.signAsync!.bind(native);
+
+  for (const alg of ['p256', 'ed25519'] as SignatureAlgorithm[]) {
+    it(`${alg}: signatures verify under both providers, P-256 ones low-S; Ed25519 equals sign's (deterministic)`, async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.uint8Array({ maxLength: 200 }), async (message) => {
+          const pair = native.generateKeyPair(alg);
+          const sig = await signAsync(alg, pair.secretKey, message);
+          expect(sig).toBeInstanceOf(Uint8Array);
+          expect(sig.length).toBe(64);
+          expect(native.verify(alg, pair.publicKey, message, sig)).toBe(true);
+          expect(noble.verify(alg, pair.publicKey, message, sig)).toBe(true);
+          if (alg === 'p256') expect(BigInt('0x' + Buffer.from(sig.subarray(32)).toString('hex')) <= HALF_N).toBe(true);
+          else expect(sig).toEqual(native.sign(alg, pair.secretKey, message));
+        }),
+        { numRuns: 25 },
+      );
+    });
+  }
+
+  it('rejects bad input with the same TeeError as sign', async () => {
+    const pair = native.generateKeyPair('p256');
+    const msg = new Uint8Array([1]);
+    const cases: [SignatureAlgorithm, Uint8Array, Uint8Array][] = [
+      ['x25519' as SignatureAlgorithm, pair.secretKey, msg],
+      ['p256', new Uint8Array(32), msg],
+      ['p256', pair.secretKey.subarray(1), msg],
+      ['p256', pair.secretKey, 'm' as unknown as Uint8Array],
+    ];
+    for (const [alg, key, m] of cases) {
+      let syncErr: unknown;
+      try {
+        native.sign(alg, key, m);
+      } catch (err) {
+        syncErr = err;
+      }
+      const asyncErr = await signAsync(alg, key, m).then(() => undefined, (err: unknown) => err);
+      expect(syncErr).toBeInstanceOf(TeeError);
+      expect(asyncErr).toBeInstanceOf(TeeError);
+      expect({ code: (asyncErr as TeeError).code, message: (asyncErr as TeeError).message }).toEqual({ code: (syncErr as TeeError).code, message: (syncErr as TeeError).message });
+    }
+  });
+});
