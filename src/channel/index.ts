@@ -37,6 +37,7 @@ export {
   acceptChannel,
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_CALL_TIMEOUT_MS,
+  MAX_MESSAGES_PER_RECORD,
   type ChannelOptions,
   type ChannelStats,
   type SecureChannel,

@@ -7,9 +7,9 @@
  * Incoming messages are held until the macrotask after the channel is handed out, so handlers
  * registered right after `await connectChannel(…)` see the peer's first requests.
  */
-import { zeroize } from '../common/bytes.js';
+import { concatBytes, zeroize } from '../common/bytes.js';
 import { aint } from '../common/checks.js';
-import { decode, encode } from '../common/codec.js';
+import { decodeSequence, encode } from '../common/codec.js';
 import { TeeError, teeErrorFromWire, toTeeError } from '../common/errors.js';
 import { defaultProvider } from '../crypto/index.js';
 import type { AeadAlgorithm, CryptoProvider } from '../crypto/provider.js';
@@ -21,6 +21,8 @@ import type { Transport } from './transport.js';
 
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
+/** Most messages one DATA record may carry (a receiver refuses more). */
+export const MAX_MESSAGES_PER_RECORD = 64;
 
 export interface ChannelOptions {
   provider?: CryptoProvider;
@@ -33,6 +35,13 @@ export interface ChannelOptions {
   maxFrameBytes?: number;
   /** Default for `call` when it gives no timeoutMs. */
   callTimeoutMs?: number;
+  /**
+   * Send the messages of one turn of the event loop together, in one record (up to
+   * MAX_MESSAGES_PER_RECORD), instead of one record each: many calls in flight then cost one seal
+   * and one open per burst. Off by default, so each message is its own record (easier to follow in
+   * a trace). The receiving side accepts both forms whatever this is set to.
+   */
+  coalesce?: boolean;
   /** Tests only: sees copies of every derived secret (see handshake.ts). */
   keyLog?: KeyLog;
   /** Clock for certificate expiry. */
@@ -119,6 +128,7 @@ interface Resolved {
   provider: CryptoProvider;
   handshakeTimeoutMs: number;
   callTimeoutMs: number;
+  coalesce: boolean;
   record: RecordOptions;
 }
 
@@ -132,6 +142,7 @@ function resolveOptions(options: ChannelOptions): Resolved {
     provider: options.provider ?? defaultProvider(),
     handshakeTimeoutMs: aint(options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs', 1),
     callTimeoutMs: aint(options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, 'callTimeoutMs', 1),
+    coalesce: options.coalesce === true,
     record,
   };
 }
@@ -243,6 +254,10 @@ class Channel implements SecureChannel {
   /** Frames (and a transport close) held until handlers can be registered; undefined once open. */
   private gate: { frames: Uint8Array[]; transportClosed?: { err: TeeError | undefined } } | undefined;
   private readonly maxMessageBytes: number;
+  /** Encoded messages waiting for this turn's record (coalescing only). */
+  private outbox: Uint8Array[] = [];
+  private outboxBytes = 0;
+  private flushScheduled = false;
 
   constructor(
     private readonly transport: Transport,
@@ -328,6 +343,8 @@ class Channel implements SecureChannel {
 
   close(): void {
     if (this.isClosed) return;
+    this.flush();
+    if (this.isClosed) return;
     try {
       this.transport.send(this.sender.seal(RecordType.CLOSE, EMPTY));
     } catch {
@@ -350,7 +367,10 @@ class Channel implements SecureChannel {
     return id;
   }
 
-  /** Encode and seal one message; throws (without closing) if it cannot be encoded or is too large. */
+  /**
+   * Encode one message and seal it (or queue it for this turn's record when coalescing); throws
+   * (without closing) if it cannot be encoded or is too large.
+   */
   private send(message: RpcMessage): void {
     let bytes: Uint8Array;
     try {
@@ -358,12 +378,46 @@ class Channel implements SecureChannel {
     } catch {
       throw new TeeError('BAD_PARAMETERS', 'message: value cannot be encoded', 'CHANNEL');
     }
+    if (bytes.length > this.maxMessageBytes) {
+      throw new TeeError('BAD_PARAMETERS', `record: ${bytes.length} bytes exceeds limit ${this.maxMessageBytes}`, 'CHANNEL');
+    }
     if (this.transport.closed) {
       // The transport closed and its close report is still on the way to us.
       this.transportClosed(undefined);
       throw this.closedError();
     }
-    const frame = this.sender.seal(RecordType.DATA, bytes);
+    if (!this.opts.coalesce) {
+      this.sendRecord(bytes);
+      return;
+    }
+    if (this.outboxBytes + bytes.length > this.maxMessageBytes || this.outbox.length >= MAX_MESSAGES_PER_RECORD) this.flush();
+    this.outbox.push(bytes);
+    this.outboxBytes += bytes.length;
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      queueMicrotask(() => {
+        this.flushScheduled = false;
+        try {
+          this.flush();
+        } catch {
+          // the channel has terminated: pending calls already failed with it
+        }
+      });
+    }
+  }
+
+  /** Seal what the outbox holds as one record (its messages back to back). */
+  private flush(): void {
+    if (this.outbox.length === 0) return;
+    const queued = this.outbox;
+    this.outbox = [];
+    this.outboxBytes = 0;
+    if (this.isClosed) return;
+    this.sendRecord(queued.length === 1 ? queued[0]! : concatBytes(...queued));
+  }
+
+  private sendRecord(payload: Uint8Array): void {
+    const frame = this.sender.seal(RecordType.DATA, payload);
     try {
       this.transport.send(frame);
     } catch (err) {
@@ -397,14 +451,18 @@ class Channel implements SecureChannel {
       this.terminate(new TeeError('SECURITY', `record ${this.receiver.recordsReceived - 1}: unexpected record type`, 'CHANNEL'));
       return;
     }
-    let message: RpcMessage;
+    let messages: RpcMessage[];
     try {
-      message = parseRpcMessage(decode(record.payload, this.maxMessageBytes, 'CHANNEL'));
+      // All of a record's messages are checked before any is acted on.
+      messages = decodeSequence(record.payload, MAX_MESSAGES_PER_RECORD, this.maxMessageBytes, 'CHANNEL').map(parseRpcMessage);
     } catch (err) {
       this.terminate(new TeeError('SECURITY', `channel: malformed message from peer (${toTeeError(err).message})`, 'CHANNEL'));
       return;
     }
-    this.dispatch(message);
+    for (const message of messages) {
+      if (this.isClosed) return;
+      this.dispatch(message);
+    }
   }
 
   private dispatch(message: RpcMessage): void {
@@ -485,6 +543,8 @@ class Channel implements SecureChannel {
     this.isClosed = true;
     this.closeError = err;
     this.gate = undefined;
+    this.outbox = [];
+    this.outboxBytes = 0;
     this.sender.destroy();
     this.receiver.destroy();
     this.transport.close();

@@ -80,20 +80,35 @@ function normalise(value: unknown, depth: number, origin: TeeOrigin): unknown {
   return out;
 }
 
-/** Decode untrusted bytes into a plain value, or throw TeeError('BAD_PARAMETERS'). */
-export function decode(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, origin: TeeOrigin = 'COMMS'): unknown {
+/** The values encoded back to back in `bytes` (at least one; every byte used), not yet normalised. */
+function unpackAll(bytes: Uint8Array, maxBytes: number, origin: TeeOrigin): unknown[] {
   if (!(bytes instanceof Uint8Array)) throw new TeeError('BAD_PARAMETERS', 'message: expected bytes', origin);
   if (bytes.length === 0) throw new TeeError('BAD_PARAMETERS', 'message: empty', origin);
   if (bytes.length > maxBytes) throw new TeeError('BAD_PARAMETERS', `message: ${bytes.length} bytes exceeds limit ${maxBytes}`, origin);
-  let value: unknown;
   try {
-    // unpackMultiple would accept trailing data; a single value must use every byte.
+    // unpackMultiple reads values until the input ends; a value cut short throws.
     const values = packr.unpackMultiple(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as unknown[] | undefined;
-    if (!values || values.length !== 1) throw new Error('trailing data');
-    value = values[0];
-  } catch (err) {
-    if (err instanceof TeeError) throw err;
+    if (!values || values.length === 0) throw new Error('no value');
+    return values;
+  } catch {
     throw new TeeError('BAD_PARAMETERS', 'message: malformed encoding', origin);
   }
-  return normalise(value, 0, origin);
+}
+
+/** Decode untrusted bytes into a plain value, or throw TeeError('BAD_PARAMETERS'). */
+export function decode(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, origin: TeeOrigin = 'COMMS'): unknown {
+  const values = unpackAll(bytes, maxBytes, origin);
+  // A single value must use every byte: trailing data is malformed.
+  if (values.length !== 1) throw new TeeError('BAD_PARAMETERS', 'message: malformed encoding', origin);
+  return normalise(values[0], 0, origin);
+}
+
+/**
+ * Decode untrusted bytes holding 1..`maxValues` values encoded back to back (`encode`d values
+ * concatenated), each checked as `decode` checks one. Throws TeeError('BAD_PARAMETERS').
+ */
+export function decodeSequence(bytes: Uint8Array, maxValues: number, maxBytes = MAX_MESSAGE_BYTES, origin: TeeOrigin = 'COMMS'): unknown[] {
+  const values = unpackAll(bytes, maxBytes, origin);
+  if (values.length > maxValues) throw new TeeError('BAD_PARAMETERS', `message: more than ${maxValues} values`, origin);
+  return values.map((v) => normalise(v, 0, origin));
 }

@@ -110,7 +110,7 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
   const openTransport = async (): Promise<Transport> => {
     if (closed || teeOs.closed) throw new TeeError('COMMUNICATION', 'phone: switched off', 'API');
     const pair = wire.open();
-    acceptChannel(pair.responder, hardware.teeOs, { provider }).then(
+    acceptChannel(pair.responder, hardware.teeOs, { provider, coalesce: true }).then(
       (channel) => {
         if (teeOs.closed) channel.close();
         else teeOs.attachTrustedKey(channel);
@@ -126,6 +126,8 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
       provider,
       identity: hardware.trustedKey,
       vendorRoot: factory.vendorRoot,
+      // Calls in flight together share records both ways (see ChannelOptions.coalesce).
+      channelOptions: { coalesce: true },
       ...(options.kmcPublicKey ? { kmcPublicKey: options.kmcPublicKey } : {}),
       ...(trace ? { trace } : {}),
       ...(options.pinLimit !== undefined ? { pinLimit: options.pinLimit } : {}),

@@ -1,0 +1,121 @@
+/**
+ * Coalescing: with `coalesce`, the messages of one event-loop turn travel in one DATA record, their
+ * encodings back to back. Receivers take both forms; a record's messages are all checked before any
+ * is acted on, and a record with too many is refused like any malformed one.
+ */
+import { describe, expect, it } from 'vitest';
+import { concatBytes } from '../../src/common/bytes.js';
+import { encode } from '../../src/common/codec.js';
+import { PROVIDERS } from '../../src/crypto/index.js';
+import { createInterceptedPair, MAX_MESSAGES_PER_RECORD, TO_INITIATOR, TO_RESPONDER, type ChannelOptions } from '../../src/channel/index.js';
+import { RecordSender, RecordType } from '../../src/channel/record.js';
+import { closedWith, makePki, openPair, until } from './fixtures.js';
+
+const provider = PROVIDERS.native;
+const pki = makePki(provider);
+const coalesce: ChannelOptions = { coalesce: true };
+
+describe('coalescing messages into records', () => {
+  it('16 calls in flight cost one record each way, not 16; results still match their calls', async () => {
+    const wire = createInterceptedPair();
+    const { tk, tee } = await openPair(pki, { wire, initiator: coalesce, responder: coalesce });
+    tee.handle('square', (p) => (p as number) ** 2);
+    const before = { toTee: wire.sent(TO_RESPONDER).length, toTk: wire.sent(TO_INITIATOR).length };
+    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => tk.call('square', i)));
+    expect(results).toEqual(Array.from({ length: 16 }, (_, i) => i * i));
+    expect(wire.sent(TO_RESPONDER).length - before.toTee).toBe(1);
+    expect(wire.sent(TO_INITIATOR).length - before.toTk).toBe(1);
+    tk.close();
+  });
+
+  it('without coalescing, and for calls one at a time, each message is its own record', async () => {
+    const wire = createInterceptedPair();
+    const { tk, tee } = await openPair(pki, { wire });
+    tee.handle('echo', (p) => p);
+    const start = wire.sent(TO_RESPONDER).length;
+    await Promise.all(Array.from({ length: 16 }, (_, i) => tk.call('echo', i)));
+    expect(wire.sent(TO_RESPONDER).length - start).toBe(16);
+    tk.close();
+
+    const wire2 = createInterceptedPair();
+    const pair = await openPair(pki, { wire: wire2, initiator: coalesce, responder: coalesce });
+    pair.tee.handle('echo', (p) => p);
+    const start2 = wire2.sent(TO_RESPONDER).length;
+    for (let i = 0; i < 5; i++) await pair.tk.call('echo', i);
+    expect(wire2.sent(TO_RESPONDER).length - start2).toBe(5);
+    pair.tk.close();
+  });
+
+  it('more messages than fit one record go out in several, in order', async () => {
+    const { tk, tee } = await openPair(pki, { initiator: coalesce, responder: coalesce });
+    const seen: number[] = [];
+    tee.onNotification('n', (p) => seen.push(p as number));
+    const count = MAX_MESSAGES_PER_RECORD * 2 + 5;
+    for (let i = 0; i < count; i++) tk.notify('n', i);
+    // Big messages too: the record's plaintext limit splits a turn's messages as well.
+    tee.handle('blob', (p) => (p as Uint8Array).length);
+    const blobs = await Promise.all(Array.from({ length: 3 }, () => tk.call('blob', new Uint8Array(600 * 1024))));
+    expect(blobs).toEqual([614400, 614400, 614400]);
+    await until(() => seen.length === count);
+    expect(seen).toEqual(Array.from({ length: count }, (_, i) => i));
+    tk.close();
+  });
+
+  it('close sends what is queued before the close notice', async () => {
+    const { tk, tee } = await openPair(pki, { initiator: coalesce, responder: coalesce });
+    const seen: string[] = [];
+    tee.onNotification('bye', (p) => seen.push(p as string));
+    tk.notify('bye', 'queued just before close');
+    tk.close();
+    await until(() => tee.closed);
+    expect(seen).toEqual(['queued just before close']);
+  });
+
+  describe('a peer (holding the traffic keys) that sends an ill-formed batch', () => {
+    /** A channel pair whose initiator->responder keys the test also holds, to forge records. */
+    async function forgingPair() {
+      const secrets = new Map<string, Uint8Array>();
+      const keyLog = (label: string, bytes: Uint8Array) => secrets.set(label, bytes);
+      const wire = createInterceptedPair();
+      const pair = await openPair(pki, { wire, initiator: { ...coalesce, keyLog }, responder: coalesce });
+      const forger = new RecordSender(provider, pair.tk.suite, {
+        key: secrets.get('traffic key initiator->responder')!,
+        iv: secrets.get('traffic iv initiator->responder')!,
+      });
+      return { ...pair, wire, forger };
+    }
+    const note = (i: number) => encode({ t: 'note', m: 'n', p: i });
+
+    it(`more than ${MAX_MESSAGES_PER_RECORD} messages in one record: refused with SECURITY, none delivered`, async () => {
+      const { tee, wire, forger } = await forgingPair();
+      const seen: unknown[] = [];
+      tee.onNotification('n', (p) => seen.push(p));
+      const payload = concatBytes(...Array.from({ length: MAX_MESSAGES_PER_RECORD + 1 }, (_, i) => note(i)));
+      wire.inject(TO_RESPONDER, forger.seal(RecordType.DATA, payload));
+      const err = await closedWith(tee);
+      expect(err?.code).toBe('SECURITY');
+      expect(err?.message).toMatch(/malformed message/);
+      expect(seen).toEqual([]);
+    });
+
+    it('a valid message followed by a malformed one: refused with SECURITY, the valid one not acted on', async () => {
+      const { tee, wire, forger } = await forgingPair();
+      const seen: unknown[] = [];
+      tee.onNotification('n', (p) => seen.push(p));
+      const truncated = note(2).subarray(0, 3);
+      wire.inject(TO_RESPONDER, forger.seal(RecordType.DATA, concatBytes(note(1), truncated)));
+      expect((await closedWith(tee))?.code).toBe('SECURITY');
+      expect(seen).toEqual([]);
+    });
+
+    it('a well-formed batch from the peer is accepted message by message', async () => {
+      const { tee, wire, forger } = await forgingPair();
+      const seen: unknown[] = [];
+      tee.onNotification('n', (p) => seen.push(p));
+      wire.inject(TO_RESPONDER, forger.seal(RecordType.DATA, concatBytes(note(1), note(2), note(3))));
+      await until(() => seen.length === 3);
+      expect(seen).toEqual([1, 2, 3]);
+      expect(tee.closed).toBe(false);
+    });
+  });
+});
