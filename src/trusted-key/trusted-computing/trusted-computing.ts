@@ -155,7 +155,7 @@ export class TrustedComputing {
     return this.#with(keyId, (r) => {
       if (r.usage === 'payment') denied('sign: a payment key signs only payment statements confirmed on the trusted UI');
       if (r.usage !== 'sign') denied(`sign: key usage '${r.usage}' does not allow signing`);
-      return this.#provider.sign(r.algorithm as SignatureAlgorithm, r.secretKey, message);
+      return this.#signWith(r.algorithm as SignatureAlgorithm, r.secretKey, message);
     });
   }
 
@@ -269,7 +269,7 @@ export class TrustedComputing {
     const bytes = signingBytes(statement);
     return this.#with(keyId, (r) => {
       if (r.usage !== 'payment') denied('payment: not a payment key');
-      return this.#provider.sign('p256', r.secretKey, bytes);
+      return this.#signWith('p256', r.secretKey, bytes);
     });
   }
 
@@ -454,6 +454,16 @@ export class TrustedComputing {
     if (r.publicKey) info.publicKey = new Uint8Array(r.publicKey);
     if (r.identity) info.identity = { ...r.identity };
     return info;
+  }
+
+  /**
+   * Sign on the provider's own thread where it has one (signAsync), as a secure element signs on its
+   * own processor while the rest of the system goes on. The key is imported before this returns, so
+   * the caller may zeroize its copy at once.
+   */
+  #signWith(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): Uint8Array | Promise<Uint8Array> {
+    const provider = this.#provider;
+    return provider.signAsync ? provider.signAsync(algorithm, secretKey, message) : provider.sign(algorithm, secretKey, message);
   }
 
   /** A copy of the record; the caller zeroizes its secret. */
