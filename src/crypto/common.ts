@@ -54,18 +54,34 @@ export function checkSecretKey(algorithm: KeyAlgorithm, secretKey: Uint8Array): 
   }
 }
 
-/** Big-endian unsigned integer of a byte string. */
+/** Big-endian unsigned integer of a byte string (public values: it goes through a hex string). */
 export function bytesToBigInt(bytes: Uint8Array): bigint {
-  let hex = '';
-  for (const b of bytes) hex += b.toString(16).padStart(2, '0');
-  return hex === '' ? 0n : BigInt('0x' + hex);
+  return bytes.length === 0 ? 0n : BigInt('0x' + Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex'));
 }
 
-/** A 32-byte secret key that is also a valid P-256 scalar in [1, n-1]. */
+/** 32-byte big-endian encoding of a value in [0, 2^256). */
+export function bigIntTo32Bytes(value: bigint): Uint8Array {
+  return new Uint8Array(Buffer.from(value.toString(16).padStart(64, '0'), 'hex'));
+}
+
+/** -1, 0 or 1 as big-endian `a` is below, equal to or above `b` (same length). */
+export function compareBigEndian(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  }
+  return 0;
+}
+
+export const P256_ORDER_BYTES = bigIntTo32Bytes(P256_ORDER);
+export const P256_HALF_ORDER_BYTES = bigIntTo32Bytes(P256_ORDER >> 1n);
+
+/**
+ * A 32-byte secret key that is also a valid P-256 scalar in [1, n-1]. Compared as bytes, so the
+ * secret never becomes a string or a bigint (neither can be zeroed).
+ */
 export function checkP256SecretKey(secretKey: Uint8Array): void {
   checkSecretKey('p256', secretKey);
-  const s = bytesToBigInt(secretKey);
-  if (s === 0n || s >= P256_ORDER) throw new TeeError('BAD_PARAMETERS', 'p256: invalid secret key');
+  if (isAllZero(secretKey) || compareBigEndian(secretKey, P256_ORDER_BYTES) >= 0) throw new TeeError('BAD_PARAMETERS', 'p256: invalid secret key');
 }
 
 /** Secret-key check for any key algorithm (length, plus the scalar range for P-256). */

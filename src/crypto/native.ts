@@ -43,6 +43,8 @@ import {
 } from './provider.js';
 import {
   bytesToBigInt,
+  compareBigEndian,
+  P256_HALF_ORDER_BYTES,
   checkAeadAlgorithm,
   checkAeadData,
   checkAeadInputs,
@@ -158,8 +160,9 @@ function signingKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array, messag
 
 /** OpenSSL does not normalise S; the shared format is low-S (one valid encoding per signature). */
 function lowS(sig: Buffer): Uint8Array {
-  const s = bytesToBigInt(sig.subarray(32));
-  if (s > P256_HALF_N) sig.set(bigIntTo32(P256_N - s), 32);
+  // Half the time S is already low: a byte compare settles it without bigint arithmetic.
+  const s = sig.subarray(32);
+  if (compareBigEndian(s, P256_HALF_ORDER_BYTES) > 0) sig.set(bigIntTo32(P256_N - bytesToBigInt(s)), 32);
   return u8(sig);
 }
 
