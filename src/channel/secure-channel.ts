@@ -395,7 +395,9 @@ class Channel implements SecureChannel {
     this.outboxBytes += bytes.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      queueMicrotask(() => {
+      // After this turn's I/O callbacks, not after this microtask burst: answers that finish in the
+      // same turn (signatures back from the thread pool, say) then share the record too.
+      setImmediate(() => {
         this.flushScheduled = false;
         try {
           this.flush();
