@@ -25,6 +25,11 @@ export function recordElement(provider: CryptoProvider, elementKey: Uint8Array, 
   return provider.hmacSha256(elementKey, concatBytes(levelKey, value));
 }
 
+/** The same element, from key || value already in one buffer (a freshly sealed record). */
+export function keyedRecordElement(provider: CryptoProvider, elementKey: Uint8Array, keyAndValue: Uint8Array): Uint8Array {
+  return provider.hmacSha256(elementKey, keyAndValue);
+}
+
 /** a + b mod 2^256 (big-endian), as a new array. */
 export function addElement(sum: Uint8Array, element: Uint8Array): Uint8Array {
   const out = new Uint8Array(COMMITMENT_BYTES);

@@ -12,8 +12,8 @@
  * Each change is one atomic LevelDB batch (object records + new state), then the anchor advances,
  * and only then does the call resolve: a caller that has seen a write succeed (a PIN retry counter
  * going down) can never have it rolled back, even if the process is killed right after. Work that
- * does not depend on the batch (the anchor record's MAC, the next state mask) runs while LevelDB
- * writes it. Reads are synchronous LevelDB reads (see readKey), check the record's version
+ * does not depend on the batch (the anchor record, the next masks) runs while LevelDB
+ * writes it. Reads are synchronous LevelDB reads (see readSlot), check the record's version
  * against the in-memory index and open it with the AEAD, so a record swapped on disk while the
  * store is open is caught too.
  *
@@ -24,12 +24,13 @@
 import { Level } from 'level';
 import { TeeError } from '../common/errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { addElement, emptyCommitment, recordElement, subtractElement } from './commitment.js';
+import { addElement, emptyCommitment, keyedRecordElement, recordElement, subtractElement } from './commitment.js';
 import { FileRollbackCounter, type PreparedAdvance, type RollbackCounter } from './counter.js';
 import { deriveCounterKey, deriveNamespaceKeys, deriveStoreKeys, zeroizeKeys, type NamespaceKeys, type StoreKeys } from './keys.js';
 import { isObjectKey, isStateKey, keyString, namespaceRange, STATE_KEY } from './layout.js';
-import { encodePlaintext, objectKey, openRecord, recordVersion, sealRecord } from './record.js';
-import { encodeState, stateMask, verifyState } from './state.js';
+import type { GenerationPrf } from './prf.js';
+import { encodePlaintext, objectKey, openRecord, recordVersion, sealRecord, type SealedRecord } from './record.js';
+import { encodeState, stateMasks, verifyState } from './state.js';
 
 type Db = Level<Uint8Array, Uint8Array>;
 type BatchOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
@@ -41,11 +42,17 @@ interface IndexEntry {
   element: Uint8Array;
 }
 
-/** Per-namespace keys and an id -> LevelDB key cache (complete once `listed`). */
+/** An object's LevelDB key and its string form (the index key), computed once per id. */
+export interface Slot {
+  readonly key: Uint8Array;
+  readonly ks: string;
+}
+
+/** Per-namespace keys and an id -> slot cache (complete once `listed`). */
 export interface NamespaceContext {
   readonly name: string;
   readonly keys: NamespaceKeys;
-  readonly known: Map<string, Uint8Array>;
+  readonly known: Map<string, Slot>;
   listed: boolean;
 }
 
@@ -58,9 +65,9 @@ export interface EngineOptions {
 }
 
 interface Change {
-  key: Uint8Array;
-  /** New record value; undefined deletes the record. */
-  value?: Uint8Array;
+  slot: Slot;
+  /** New record; undefined deletes the record. */
+  sealed?: SealedRecord;
 }
 
 const NONCE_BYTES = 12;
@@ -85,8 +92,6 @@ export class StorageEngine {
   private readonly index = new Map<string, IndexEntry>();
   private readonly namespaces = new Map<string, NamespaceContext>();
   private nonces: Uint8Array = new Uint8Array(0);
-  /** The state mask of the next generation, computed ahead while a batch is being written. */
-  private nextMask: { generation: number; mask: Uint8Array } | undefined;
   private nonceOffset = 0;
   private broken = false;
   private closed = false;
@@ -97,6 +102,7 @@ export class StorageEngine {
     private readonly provider: CryptoProvider,
     private readonly rootKey: Uint8Array,
     private readonly keys: StoreKeys,
+    private readonly masks: GenerationPrf,
     private readonly sync: boolean,
     private generation: number,
     private commitment: Uint8Array,
@@ -108,6 +114,7 @@ export class StorageEngine {
     const db: Db = new Level<Uint8Array, Uint8Array>(options.location, { keyEncoding: 'view', valueEncoding: 'view' });
     let counter: RollbackCounter | undefined;
     let keys: StoreKeys | undefined;
+    let masks: GenerationPrf | undefined;
     // Owned by the counter once it exists; zeroed here if open fails before that.
     const counterKey = deriveCounterKey(provider, rootKey);
     try {
@@ -122,6 +129,7 @@ export class StorageEngine {
         counter = FileRollbackCounter.create(options.counterLocation, provider, counterKey, sync);
       }
       keys = deriveStoreKeys(provider, rootKey, counter.storeId);
+      masks = stateMasks(provider, keys.stateKey);
       const index = new Map<string, IndexEntry>();
       let commitment = emptyCommitment();
       let stateValue: Uint8Array | undefined;
@@ -138,7 +146,7 @@ export class StorageEngine {
         throw levelError(err, 'open: scan');
       }
       let generation = 0;
-      if (stateValue) generation = verifyState(provider, keys.stateKey, stateValue, commitment);
+      if (stateValue) generation = verifyState(provider, keys.stateKey, masks, stateValue, commitment);
       else if (index.size > 0) throw new TeeError('CORRUPT_OBJECT', 'open: state record is missing');
       for (const entry of index.values()) {
         if (entry.version < 1 || entry.version > generation) throw new TeeError('CORRUPT_OBJECT', 'open: record version out of range');
@@ -148,12 +156,13 @@ export class StorageEngine {
       // generation == anchor + 1: the last write committed but the process died before the anchor
       // advanced. The write was never acknowledged as protected; accept it and catch up.
       if (generation === counter.value + 1) await counter.advance(counter.prepare(generation));
-      const engine = new StorageEngine(db, counter, provider, rootKey, keys, sync, generation, commitment);
+      const engine = new StorageEngine(db, counter, provider, rootKey, keys, masks, sync, generation, commitment);
       for (const [k, v] of index) engine.index.set(k, v);
       return engine;
     } catch (err) {
       if (counter) counter.close();
       else counterKey.fill(0);
+      masks?.clear();
       if (keys) zeroizeKeys(keys);
       rootKey.fill(0);
       await db.close().catch(() => undefined);
@@ -171,29 +180,32 @@ export class StorageEngine {
     return ctx;
   }
 
-  /** The LevelDB key of an id, from the cache when the object is known. */
-  private keyOf(ns: NamespaceContext, id: string): Uint8Array {
-    return ns.known.get(id) ?? objectKey(this.provider, ns.keys, id);
+  /** The slot of an id, from the cache when the object is known. */
+  private slotOf(ns: NamespaceContext, id: string): Slot {
+    const known = ns.known.get(id);
+    if (known) return known;
+    const key = objectKey(this.provider, ns.keys, id);
+    return { key, ks: keyString(key) };
   }
 
-  /** The key of an existing object (remembered from now on), or undefined. */
-  private existingKey(ns: NamespaceContext, id: string): Uint8Array | undefined {
-    const key = this.keyOf(ns, id);
-    if (!this.index.has(keyString(key))) return undefined;
-    ns.known.set(id, key);
-    return key;
+  /** The slot of an existing object (remembered from now on), or undefined. */
+  private existingSlot(ns: NamespaceContext, id: string): Slot | undefined {
+    const slot = this.slotOf(ns, id);
+    if (!this.index.has(slot.ks)) return undefined;
+    ns.known.set(id, slot);
+    return slot;
   }
 
   has(ns: NamespaceContext, id: string): boolean {
     this.assertUsable();
-    return this.existingKey(ns, id) !== undefined;
+    return this.existingSlot(ns, id) !== undefined;
   }
 
   async read(ns: NamespaceContext, id: string): Promise<Uint8Array> {
     this.assertUsable();
-    const key = this.existingKey(ns, id);
-    if (!key) throw new TeeError('ITEM_NOT_FOUND', 'get: no such object');
-    return this.readKey(ns, key, id);
+    const slot = this.existingSlot(ns, id);
+    if (!slot) throw new TeeError('ITEM_NOT_FOUND', 'get: no such object');
+    return this.readSlot(ns, slot, id);
   }
 
   /**
@@ -202,8 +214,9 @@ export class StorageEngine {
    * round trip of ~20 µs. It blocks the event loop for that read, as a TEE storage read blocks its
    * caller; a cold read of a large object from disk blocks for longer.
    */
-  private readKey(ns: NamespaceContext, key: Uint8Array, id?: string): Uint8Array {
-    const entry = this.index.get(keyString(key));
+  private readSlot(ns: NamespaceContext, slot: Slot, id?: string): Uint8Array {
+    const { key } = slot;
+    const entry = this.index.get(slot.ks);
     if (!entry) throw new TeeError('ITEM_NOT_FOUND', 'get: no such object');
     let value: Uint8Array | undefined;
     try {
@@ -219,36 +232,36 @@ export class StorageEngine {
   /** Store a record; `plaintext` comes from encodePlaintext(id, data). */
   async write(ns: NamespaceContext, id: string, plaintext: Uint8Array, exclusive: boolean): Promise<void> {
     this.assertUsable();
-    const key = this.keyOf(ns, id);
-    if (exclusive && this.index.has(keyString(key))) throw new TeeError('ACCESS_CONFLICT', 'put: object already exists');
+    const slot = this.slotOf(ns, id);
+    if (exclusive && this.index.has(slot.ks)) throw new TeeError('ACCESS_CONFLICT', 'put: object already exists');
     const version = this.generation + 1;
-    await this.commit([{ key, value: sealRecord(this.provider, ns.keys, key, version, plaintext, this.nextNonce()) }]);
-    ns.known.set(id, key);
+    await this.commit([{ slot, sealed: sealRecord(this.provider, ns.keys, slot.key, version, plaintext, this.nextNonce()) }]);
+    ns.known.set(id, slot);
   }
 
   async remove(ns: NamespaceContext, id: string): Promise<void> {
     this.assertUsable();
-    const key = this.existingKey(ns, id);
-    if (!key) throw new TeeError('ITEM_NOT_FOUND', 'delete: no such object');
-    await this.commit([{ key }]);
+    const slot = this.existingSlot(ns, id);
+    if (!slot) throw new TeeError('ITEM_NOT_FOUND', 'delete: no such object');
+    await this.commit([{ slot }]);
     ns.known.delete(id);
   }
 
   /** Move an object to a new id in one batch; it is re-sealed, since its id is bound to it. */
   async rename(ns: NamespaceContext, from: string, to: string): Promise<void> {
     this.assertUsable();
-    const fromKey = this.existingKey(ns, from);
-    if (!fromKey) throw new TeeError('ITEM_NOT_FOUND', 'rename: no such object');
-    if (this.existingKey(ns, to)) throw new TeeError('ACCESS_CONFLICT', 'rename: target id already exists');
-    const toKey = this.keyOf(ns, to);
-    const data = this.readKey(ns, fromKey, from);
+    const fromSlot = this.existingSlot(ns, from);
+    if (!fromSlot) throw new TeeError('ITEM_NOT_FOUND', 'rename: no such object');
+    if (this.existingSlot(ns, to)) throw new TeeError('ACCESS_CONFLICT', 'rename: target id already exists');
+    const toSlot = this.slotOf(ns, to);
+    const data = this.readSlot(ns, fromSlot, from);
     const plaintext = encodePlaintext(to, data);
     data.fill(0);
-    const value = sealRecord(this.provider, ns.keys, toKey, this.generation + 1, plaintext, this.nextNonce());
+    const sealed = sealRecord(this.provider, ns.keys, toSlot.key, this.generation + 1, plaintext, this.nextNonce());
     plaintext.fill(0);
-    await this.commit([{ key: fromKey }, { key: toKey, value }]);
+    await this.commit([{ slot: fromSlot }, { slot: toSlot, sealed }]);
     ns.known.delete(from);
-    ns.known.set(to, toKey);
+    ns.known.set(to, toSlot);
   }
 
   async list(ns: NamespaceContext, prefix: string): Promise<string[]> {
@@ -261,21 +274,22 @@ export class StorageEngine {
 
   /** Learn every id of a namespace: ids live only inside the ciphertext, so decrypt each record once. */
   private async loadIds(ns: NamespaceContext): Promise<void> {
-    const found = new Map<string, Uint8Array>();
+    const found = new Map<string, Slot>();
     try {
       for await (const [key, value] of this.db.iterator(namespaceRange(ns.keys.tag))) {
-        const entry = this.index.get(keyString(key));
+        const ks = keyString(key);
+        const entry = this.index.get(ks);
         if (!entry) throw new TeeError('CORRUPT_OBJECT', 'list: record is not in the authenticated index');
         if (recordVersion(value) !== entry.version) throw new TeeError('SECURITY', 'list: object record is not the latest version (rolled back)');
         const opened = openRecord(this.provider, ns.keys, key, value);
         opened.data.fill(0);
-        found.set(opened.id, new Uint8Array(key));
+        found.set(opened.id, { key: new Uint8Array(key), ks });
       }
     } catch (err) {
       throw levelError(err, 'list');
     }
     ns.known.clear();
-    for (const [id, key] of found) ns.known.set(id, key);
+    for (const [id, slot] of found) ns.known.set(id, slot);
     ns.listed = true;
   }
 
@@ -289,30 +303,30 @@ export class StorageEngine {
     const added: [string, IndexEntry][] = [];
     const removed: string[] = [];
     const ops: BatchOp[] = [];
-    for (const change of changes) {
-      const ks = keyString(change.key);
-      const old = this.index.get(ks);
+    for (const { slot, sealed } of changes) {
+      const old = this.index.get(slot.ks);
       if (old) {
         commitment = subtractElement(commitment, old.element);
-        removed.push(ks);
+        removed.push(slot.ks);
       }
-      if (change.value) {
-        const element = recordElement(this.provider, this.keys.elementKey, change.key, change.value);
+      if (sealed) {
+        const element = keyedRecordElement(this.provider, this.keys.elementKey, sealed.keyed);
         commitment = addElement(commitment, element);
-        added.push([ks, { version: generation, element }]);
-        ops.push({ type: 'put', key: change.key, value: change.value });
-      } else ops.push({ type: 'del', key: change.key });
+        added.push([slot.ks, { version: generation, element }]);
+        ops.push({ type: 'put', key: slot.key, value: sealed.value });
+      } else ops.push({ type: 'del', key: slot.key });
     }
-    ops.push({ type: 'put', key: STATE_KEY, value: encodeState(generation, commitment, this.maskFor(generation)) });
+    ops.push({ type: 'put', key: STATE_KEY, value: encodeState(this.masks, generation, commitment) });
     // Options only when syncing: passing any options object (even { sync: false }) sends
     // abstract-level down a path that roughly doubles the cost of a small batch.
     const written = this.sync ? this.db.batch(ops, { sync: true }) : this.db.batch(ops);
-    // While LevelDB writes, prepare what does not depend on the outcome: the anchor record and
-    // the next generation's state mask.
+    // While LevelDB writes, prepare what does not depend on the outcome: the anchor record, and
+    // the next generation's mask and anchor tag (a new block of them every 64 generations).
     let prepared: PreparedAdvance | undefined;
     try {
       prepared = this.counter.prepare(generation);
-      this.nextMask = { generation: generation + 1, mask: stateMask(this.provider, this.keys.stateKey, generation + 1) };
+      this.masks.warm(generation + 1);
+      this.counter.warm?.(generation + 1);
     } catch {
       prepared = undefined; // recomputed below, after the batch has settled
     }
@@ -338,13 +352,6 @@ export class StorageEngine {
     }
   }
 
-  private maskFor(generation: number): Uint8Array {
-    const ahead = this.nextMask;
-    this.nextMask = undefined;
-    if (ahead && ahead.generation === generation) return ahead.mask;
-    return stateMask(this.provider, this.keys.stateKey, generation);
-  }
-
   private nextNonce(): Uint8Array {
     if (this.nonceOffset + NONCE_BYTES > this.nonces.length) {
       this.nonces = this.provider.randomBytes(NONCE_BYTES * NONCE_POOL);
@@ -364,6 +371,7 @@ export class StorageEngine {
     if (this.closed) return;
     this.closed = true;
     this.counter.close();
+    this.masks.clear();
     zeroizeKeys(this.keys);
     for (const ns of this.namespaces.values()) zeroizeKeys(ns.keys);
     this.rootKey.fill(0);

@@ -45,15 +45,16 @@ export function encodePlaintext(id: string, data: Uint8Array): Uint8Array {
   return out;
 }
 
-function header(version: number): Uint8Array {
-  const h = new Uint8Array(HEADER_BYTES);
-  h[0] = RECORD_FORMAT_V1;
-  new DataView(h.buffer).setBigUint64(1, BigInt(version));
-  return h;
-}
-
 function aad(head: Uint8Array, levelKey: Uint8Array): Uint8Array {
   return concatBytes(AAD_DOMAIN, head, levelKey);
+}
+
+/** A sealed record, built inside LevelDB key || value so the set commitment can hash both without a copy. */
+export interface SealedRecord {
+  /** levelKey || value. */
+  readonly keyed: Uint8Array;
+  /** The record value (a view into `keyed`). */
+  readonly value: Uint8Array;
 }
 
 export function sealRecord(
@@ -63,10 +64,25 @@ export function sealRecord(
   version: number,
   plaintext: Uint8Array,
   nonce: Uint8Array,
-): Uint8Array {
-  const head = header(version);
-  const sealed = provider.aeadSeal(AEAD, keys.encKey, nonce, plaintext, aad(head, levelKey));
-  return concatBytes(head, nonce, sealed);
+): SealedRecord {
+  // The header is written once, inside the AAD, and copied from there into the record.
+  const additional = new Uint8Array(AAD_DOMAIN.length + HEADER_BYTES + levelKey.length);
+  additional.set(AAD_DOMAIN, 0);
+  const h = AAD_DOMAIN.length;
+  additional[h] = RECORD_FORMAT_V1;
+  const view = new DataView(additional.buffer);
+  // Versions are safe integers (< 2^53): two 32-bit halves avoid a BigInt per write.
+  view.setUint32(h + 1, Math.floor(version / 0x1_0000_0000));
+  view.setUint32(h + 5, version >>> 0);
+  additional.set(levelKey, h + HEADER_BYTES);
+  const sealed = provider.aeadSeal(AEAD, keys.encKey, nonce, plaintext, additional);
+  const k = levelKey.length;
+  const keyed = new Uint8Array(k + HEADER_BYTES + AEAD_NONCE_BYTES + sealed.length);
+  keyed.set(levelKey, 0);
+  keyed.set(additional.subarray(h, h + HEADER_BYTES), k);
+  keyed.set(nonce, k + HEADER_BYTES);
+  keyed.set(sealed, k + HEADER_BYTES + AEAD_NONCE_BYTES);
+  return { keyed, value: keyed.subarray(k) };
 }
 
 /** The version in a record's header, unauthenticated until the record is opened. */

@@ -15,7 +15,7 @@ describe.each(Object.values(PROVIDERS))('object records ($name)', (provider) => 
   const otherKeys = deriveNamespaceKeys(provider, ROOT_KEY, storeId, 'ta-two');
   const key = objectKey(provider, keys, 'pin');
   const data = Uint8Array.of(1, 2, 3);
-  const value = sealRecord(provider, keys, key, 7, encodePlaintext('pin', data), provider.randomBytes(12));
+  const { value } = sealRecord(provider, keys, key, 7, encodePlaintext('pin', data), provider.randomBytes(12));
 
   const rejects = (fn: () => unknown) => {
     let caught: unknown;
@@ -32,6 +32,14 @@ describe.each(Object.values(PROVIDERS))('object records ($name)', (provider) => 
     expect(recordVersion(value)).toBe(7);
     expect(openRecord(provider, keys, key, value, 'pin')).toEqual({ id: 'pin', data });
     expect(openRecord(provider, keys, key, value).id).toBe('pin'); // id recovered for list()
+  });
+
+  it('keeps versions beyond 32 bits', () => {
+    const version = 2 ** 40 + 5;
+    const sealed = sealRecord(provider, keys, key, version, encodePlaintext('pin', data), provider.randomBytes(12));
+    expect(recordVersion(sealed.value)).toBe(version);
+    expect(sealed.keyed.subarray(0, key.length)).toEqual(key);
+    expect(openRecord(provider, keys, key, sealed.value, 'pin').data).toEqual(data);
   });
 
   it('does not open in another slot, namespace, or with an edited version or any flipped bit', () => {
