@@ -180,6 +180,7 @@ export class TrustedKey {
     if (this.#closed) return;
     this.#closed = true;
     this.#agent.close();
+    this.#computing.forget();
     await this.#storage.close();
   }
 

@@ -91,6 +91,21 @@ describe('TrustedComputing', () => {
     expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled', 'rejected']);
   });
 
+  it('keeps used persistent keys in memory, but a deleted key is gone at once, and forget() drops transient keys', async () => {
+    const kept = await tc.generateKey('p256', 'sign');
+    const other = await tc.generateKey('ed25519', 'sign');
+    const transient = await tc.generateKey('ed25519', 'sign', { persistent: false });
+    const m = utf8('m');
+    for (let i = 0; i < 3; i++) expect(provider.verify('p256', kept.publicKey!, m, await tc.sign(kept.keyId, m))).toBe(true);
+    await tc.sign(other.keyId, m);
+    await tc.deleteKey(kept.keyId);
+    expect((await failure(tc.sign(kept.keyId, m))).code).toBe('ITEM_NOT_FOUND');
+    tc.forget();
+    expect((await failure(tc.sign(transient.keyId, m))).code).toBe('ITEM_NOT_FOUND');
+    // Persistent keys come back from storage after forget().
+    expect(provider.verify('ed25519', other.publicKey!, m, await tc.sign(other.keyId, m))).toBe(true);
+  });
+
   it('enforces usage flags on every operation', async () => {
     const sign = await tc.generateKey('ed25519', 'sign');
     const agree = await tc.generateKey('p256', 'agree');

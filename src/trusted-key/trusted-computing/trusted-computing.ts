@@ -54,6 +54,8 @@ export const APP_ID = 'trusted-computing';
 export const MAX_RANDOM_BYTES = 4096;
 export const MAX_DATA_BYTES = 512 * 1024;
 const ECDH_LABEL = utf8('tee-sim/trusted-key/ecdh/v1');
+/** Persistent key records kept decoded in memory (least recently used out). */
+const LOADED_KEYS = 64;
 const KMC_KEY_ID = 'kmc-public-key';
 const PROVISIONING_ID = 'provisioning-key';
 const keyObject = (keyId: string) => `key:${keyId}`;
@@ -92,6 +94,12 @@ export class TrustedComputing {
   readonly #provider: CryptoProvider;
   readonly #store: AppStorage;
   readonly #transient = new Map<string, KeyRecord>();
+  /**
+   * Persistent key records already read and authenticated from storage, most recently used last:
+   * the key's internal memory, so a signature does not decrypt its record again. Writes and deletes
+   * go to storage first and then here, so the table never holds what storage no longer does.
+   */
+  readonly #loaded = new Map<string, KeyRecord>();
   readonly #matrices = new Map<string, PublicMatrix>();
   readonly #trace: TraceSink | undefined;
   readonly #now: () => number;
@@ -258,8 +266,13 @@ export class TrustedComputing {
     const { record, persistent } = await this.#load(keyId);
     zeroize(record.secretKey);
     if (record.usage === 'payment' || record.usage === 'provision') denied(`delete: ${record.usage} keys cannot be deleted`);
-    if (persistent) await this.#store.delete(keyObject(keyId));
-    else this.#transient.delete(keyId);
+    if (persistent) {
+      await this.#store.delete(keyObject(keyId));
+      this.#unload(keyId);
+    } else {
+      zeroize(this.#transient.get(keyId)?.secretKey ?? new Uint8Array(0));
+      this.#transient.delete(keyId);
+    }
     this.#trace?.({ lane: 'TK', actor: 'trusted-computing', text: 'key deleted', detail: { algorithm: record.algorithm } });
   }
 
@@ -347,7 +360,10 @@ export class TrustedComputing {
     const indexId = this.#identityObject(identity.subdomainId, identity.userId);
     const previous = (await this.#store.has(indexId)) ? new TextDecoder().decode(await this.#store.get(indexId)) : undefined;
     await this.#store.put(indexId, utf8(info.keyId));
-    if (previous && KEY_ID_PATTERN.test(previous) && (await this.#store.has(keyObject(previous)))) await this.#store.delete(keyObject(previous));
+    if (previous && KEY_ID_PATTERN.test(previous) && (await this.#store.has(keyObject(previous)))) {
+      await this.#store.delete(keyObject(previous));
+      this.#unload(previous);
+    }
     this.#trace?.({
       lane: 'TK',
       actor: 'trusted-computing',
@@ -489,9 +505,35 @@ export class TrustedComputing {
     if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) notFound();
     const transient = this.#transient.get(keyId);
     if (transient) return { record: { ...transient, secretKey: new Uint8Array(transient.secretKey) }, persistent: false };
+    const known = this.#loaded.get(keyId);
+    if (known) {
+      this.#loaded.delete(keyId);
+      this.#loaded.set(keyId, known);
+      return { record: { ...known, secretKey: new Uint8Array(known.secretKey) }, persistent: true };
+    }
     const id = keyObject(keyId);
     if (!(await this.#store.has(id))) notFound();
-    return { record: decodeKeyRecord(await this.#store.get(id)), persistent: true };
+    const record = decodeKeyRecord(await this.#store.get(id));
+    if (this.#loaded.size >= LOADED_KEYS) {
+      const oldest = this.#loaded.keys().next().value!;
+      this.#unload(oldest);
+    }
+    this.#loaded.set(keyId, { ...record, secretKey: new Uint8Array(record.secretKey) });
+    return { record, persistent: true };
+  }
+
+  #unload(keyId: string): void {
+    const record = this.#loaded.get(keyId);
+    if (record) zeroize(record.secretKey);
+    this.#loaded.delete(keyId);
+  }
+
+  /** Zeroize every key held in memory (transient keys and loaded records): the key is switching off. */
+  forget(): void {
+    for (const r of this.#transient.values()) zeroize(r.secretKey);
+    for (const r of this.#loaded.values()) zeroize(r.secretKey);
+    this.#transient.clear();
+    this.#loaded.clear();
   }
 
   /** Run `fn` with the key's record, zeroizing the secret copy afterwards. */
