@@ -9,13 +9,13 @@
  * counter write, so the anchor catches up; further ahead -> SECURITY). It then keeps the index
  * (LevelDB key -> version, element) in memory, so writes never re-read state.
  *
- * Each change is one atomic LevelDB batch (object records + new state), then the anchor advances,
- * and only then does the call resolve: a caller that has seen a write succeed (a PIN retry counter
- * going down) can never have it rolled back, even if the process is killed right after. Work that
- * does not depend on the batch (the anchor record, the next masks) runs while LevelDB
- * writes it. Reads are synchronous LevelDB reads (see readSlot), check the record's version
- * against the in-memory index and open it with the AEAD, so a record swapped on disk while the
- * store is open is caught too.
+ * Each change (or group of puts, see writeMany) is one atomic LevelDB batch (object records + new
+ * state), then the anchor advances, and only then does the call resolve: a caller that has seen a
+ * write succeed (a PIN retry counter going down) can never have it rolled back, even if the process
+ * is killed right after. Work that does not depend on the batch (the anchor record, the next masks)
+ * runs while LevelDB writes it. Reads are synchronous LevelDB reads (see readSlot), check the
+ * record's version against the in-memory index and open it with the AEAD, so a record swapped on
+ * disk while the store is open is caught too.
  *
  * Not guaranteed: hiding sizes, counts per namespace or access patterns from the REE; survival of a
  * power cut without `sync`; availability (the REE can always delete the files). Not thread-safe on
@@ -62,6 +62,14 @@ export interface EngineOptions {
   rootKey: Uint8Array;
   provider: CryptoProvider;
   sync: boolean;
+}
+
+/** One put of a group (see writeMany); `plaintext` comes from encodePlaintext(id, data). */
+export interface WriteRequest {
+  readonly ns: NamespaceContext;
+  readonly id: string;
+  readonly plaintext: Uint8Array;
+  readonly exclusive: boolean;
 }
 
 interface Change {
@@ -231,12 +239,40 @@ export class StorageEngine {
 
   /** Store a record; `plaintext` comes from encodePlaintext(id, data). */
   async write(ns: NamespaceContext, id: string, plaintext: Uint8Array, exclusive: boolean): Promise<void> {
+    const [outcome] = await this.writeMany([{ ns, id, plaintext, exclusive }]);
+    if (outcome) throw outcome;
+  }
+
+  /**
+   * Store several records as one generation: one batch, one state record, one anchor update (group
+   * commit). The result equals running the writes one after another in order: a later write to the
+   * same id replaces an earlier one, and an exclusive write sees the earlier writes. Returns, per
+   * request, undefined (written) or the error of that request alone (ACCESS_CONFLICT); throws if
+   * the batch or the anchor failed, which fails every request.
+   */
+  async writeMany(requests: readonly WriteRequest[]): Promise<(TeeError | undefined)[]> {
     this.assertUsable();
-    const slot = this.slotOf(ns, id);
-    if (exclusive && this.index.has(slot.ks)) throw new TeeError('ACCESS_CONFLICT', 'put: object already exists');
+    const outcomes: (TeeError | undefined)[] = [];
+    const last = new Map<string, { request: WriteRequest; slot: Slot }>();
+    for (const request of requests) {
+      const slot = this.slotOf(request.ns, request.id);
+      if (request.exclusive && (last.has(slot.ks) || this.index.has(slot.ks))) {
+        outcomes.push(new TeeError('ACCESS_CONFLICT', 'put: object already exists'));
+        continue;
+      }
+      last.set(slot.ks, { request, slot });
+      outcomes.push(undefined);
+    }
+    if (last.size === 0) return outcomes;
     const version = this.generation + 1;
-    await this.commit([{ slot, sealed: sealRecord(this.provider, ns.keys, slot.key, version, plaintext, this.nextNonce()) }]);
-    ns.known.set(id, slot);
+    const changes: Change[] = [];
+    // Only the last write to each slot is sealed: the earlier ones are replaced within the batch.
+    for (const { request, slot } of last.values()) {
+      changes.push({ slot, sealed: sealRecord(this.provider, request.ns.keys, slot.key, version, request.plaintext, this.nextNonce()) });
+    }
+    await this.commit(changes);
+    for (const { request, slot } of last.values()) request.ns.known.set(request.id, slot);
+    return outcomes;
   }
 
   async remove(ns: NamespaceContext, id: string): Promise<void> {

@@ -1,5 +1,5 @@
 /**
- * The public face of the secure storage engine: input checks, one async mutex per store, and
+ * The public face of the secure storage engine: input checks, one operation queue per store, and
  * namespaces (one per TA UUID, or per owner inside the trusted key) with independent keys.
  *
  * Guarantees (see ./engine.ts for how): every object is confidential and authenticated under its
@@ -7,7 +7,8 @@
  * and keyed hashes only (no data, ids or namespace names); open rejects a tampered store
  * (CORRUPT_OBJECT) and a rolled-back one (SECURITY); each change is atomic and is rollback-protected
  * once its call resolves; one namespace cannot read, list or detect another's objects by id.
- * Operations on one store run one at a time, in call order.
+ * Operations on one store run one at a time, in call order; puts queued back to back are written as
+ * one group (./queue.ts), each still resolving only once it is written and rollback-protected.
  *
  * Not guaranteed: hiding object sizes, how many objects a namespace holds, or when they change;
  * availability (the REE may delete everything, which open then reports); surviving a power cut
@@ -20,7 +21,7 @@ import type { CryptoProvider } from '../crypto/provider.js';
 import { StorageEngine, type NamespaceContext } from './engine.js';
 import { ROOT_KEY_BYTES } from './keys.js';
 import { checkNamespaceName, checkObjectData, checkObjectId, MAX_OBJECT_ID_CHARS } from './limits.js';
-import { Mutex } from './mutex.js';
+import { OperationQueue } from './queue.js';
 import { encodePlaintext } from './record.js';
 
 export interface SecureStoreOptions {
@@ -77,11 +78,13 @@ function checkOptions(value: unknown): Required<SecureStoreOptions> {
 }
 
 export class SecureStore {
-  private readonly mutex = new Mutex();
+  private readonly queue: OperationQueue;
   private readonly handles = new Map<string, StorageNamespace>();
   private closing: Promise<void> | undefined;
 
-  private constructor(private readonly engine: StorageEngine) {}
+  private constructor(private readonly engine: StorageEngine) {
+    this.queue = new OperationQueue(engine);
+  }
 
   /** Open (or create) a store, verifying integrity and freshness: SECURITY on rollback, CORRUPT_OBJECT on tamper. */
   static async open(options: SecureStoreOptions): Promise<SecureStore> {
@@ -94,7 +97,7 @@ export class SecureStore {
     if (this.closing) throw new TeeError('BAD_STATE', 'store is closed');
     let handle = this.handles.get(checked);
     if (!handle) {
-      handle = new NamespaceHandle(this.engine.namespace(checked), this.mutex, this.engine);
+      handle = new NamespaceHandle(this.engine.namespace(checked), this.queue, this.engine);
       this.handles.set(checked, handle);
     }
     return handle;
@@ -102,7 +105,7 @@ export class SecureStore {
 
   /** Waits for queued operations, then closes the database and zeroes the keys. */
   close(): Promise<void> {
-    this.closing ??= this.mutex.run(() => this.engine.close());
+    this.closing ??= this.queue.run(() => this.engine.close());
     return this.closing;
   }
 }
@@ -112,7 +115,7 @@ class NamespaceHandle implements StorageNamespace {
 
   constructor(
     private readonly ns: NamespaceContext,
-    private readonly mutex: Mutex,
+    private readonly queue: OperationQueue,
     private readonly engine: StorageEngine,
   ) {
     this.name = ns.name;
@@ -124,35 +127,28 @@ class NamespaceHandle implements StorageNamespace {
       checkObjectData(data);
       const exclusive = options === undefined ? false : abool(aobject(options, 'put options').exclusive ?? false, 'exclusive');
       // Snapshot the data now: the caller may reuse its buffer while the write waits its turn.
-      const plaintext = encodePlaintext(id, data);
-      return this.mutex.run(async () => {
-        try {
-          await this.engine.write(this.ns, id, plaintext, exclusive);
-        } finally {
-          plaintext.fill(0);
-        }
-      });
+      return this.queue.put({ ns: this.ns, id, plaintext: encodePlaintext(id, data), exclusive });
     });
   }
 
   get(id: string): Promise<Uint8Array> {
     return this.call(() => {
       checkObjectId(id);
-      return this.mutex.run(() => this.engine.read(this.ns, id));
+      return this.queue.run(() => this.engine.read(this.ns, id));
     });
   }
 
   has(id: string): Promise<boolean> {
     return this.call(() => {
       checkObjectId(id);
-      return this.mutex.run(async () => this.engine.has(this.ns, id));
+      return this.queue.run(async () => this.engine.has(this.ns, id));
     });
   }
 
   delete(id: string): Promise<void> {
     return this.call(() => {
       checkObjectId(id);
-      return this.mutex.run(() => this.engine.remove(this.ns, id));
+      return this.queue.run(() => this.engine.remove(this.ns, id));
     });
   }
 
@@ -160,14 +156,14 @@ class NamespaceHandle implements StorageNamespace {
     return this.call(() => {
       checkObjectId(from, 'rename source id');
       checkObjectId(to, 'rename target id');
-      return this.mutex.run(() => this.engine.rename(this.ns, from, to));
+      return this.queue.run(() => this.engine.rename(this.ns, from, to));
     });
   }
 
   list(prefix = ''): Promise<string[]> {
     return this.call(() => {
       astring(prefix, 'list prefix', { max: MAX_OBJECT_ID_CHARS });
-      return this.mutex.run(() => this.engine.list(this.ns, prefix));
+      return this.queue.run(() => this.engine.list(this.ns, prefix));
     });
   }
 
@@ -175,7 +171,7 @@ class NamespaceHandle implements StorageNamespace {
     return this.call(() => {
       checkObjectId(id);
       if (typeof fn !== 'function') throw new TeeError('BAD_PARAMETERS', 'update function: expected a function', 'API');
-      return this.mutex.run(async () => {
+      return this.queue.run(async () => {
         const old = this.engine.has(this.ns, id) ? await this.engine.read(this.ns, id) : undefined;
         const next = checkObjectData(fn(old), 'update result');
         const plaintext = encodePlaintext(id, next);

@@ -17,10 +17,10 @@ const ROUNDS = 5;
 afterAll(removeDirs);
 
 /** Run the writer from `first`, kill it after a random number of acks; return the last acked step. */
-function runAndKill(dirs: StoreDirs, first: number): Promise<number | undefined> {
+function runAndKill(dirs: StoreDirs, first: number, wave: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     // node --import tsx is `npx tsx` without the npx start-up cost.
-    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dirs.location, dirs.counterLocation, String(first)], {
+    const child = spawn(process.execPath, ['--import', 'tsx', WRITER, dirs.location, dirs.counterLocation, String(first), String(wave)], {
       env: { ...process.env, STORE_ROOT_KEY: toHex(ROOT_KEY) },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -53,15 +53,17 @@ function runAndKill(dirs: StoreDirs, first: number): Promise<number | undefined>
 }
 
 describe('kill -9 during writes', () => {
-  it(`reopens cleanly with every acknowledged write, over ${ROUNDS} kills`, async () => {
+  // Wave 1: one put at a time. Wave 4: four concurrent puts at a time, written as one group; the
+  // writer acks a wave once all of it resolved, so up to four writes are in flight at the kill.
+  it.each([1, 4])(`reopens cleanly with every acknowledged write, over ${ROUNDS} kills (wave %i)`, async (wave) => {
     const dirs = makeDirs();
     // What each object holds for sure, as of the last verified reopen.
     const confirmed = new Map<string, string>();
     let next = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const lastAck = await runAndKill(dirs, next);
+      const lastAck = await runAndKill(dirs, next, wave);
       expect(lastAck, 'the writer acknowledged writes before the kill').toBeDefined();
-      const inFlight = lastAck! + 1;
+      const inFlight = Array.from({ length: wave }, (_, k) => lastAck! + 1 + k);
       const acceptable = new Map<string, Set<string>>();
       for (let id = 0; id < KILL_TEST_OBJECTS; id++) {
         const name = objectIdFor(id);
@@ -69,7 +71,7 @@ describe('kill -9 during writes', () => {
         acceptable.set(name, new Set(prior === undefined ? [] : [prior]));
       }
       for (let i = next; i <= lastAck!; i++) acceptable.set(objectIdFor(i), new Set([toHex(valueFor(i))]));
-      acceptable.get(objectIdFor(inFlight))!.add(toHex(valueFor(inFlight)));
+      for (const step of inFlight) acceptable.get(objectIdFor(step))!.add(toHex(valueFor(step)));
 
       // Puts only, never deletes: every id with an acknowledged write must exist.
       const required = new Set(confirmed.keys());
@@ -85,7 +87,7 @@ describe('kill -9 during writes', () => {
         confirmed.set(id, value);
       }
       await store.close();
-      next = inFlight + 1;
+      next = lastAck! + wave + 1;
     }
   });
 });
