@@ -1,22 +1,23 @@
 /**
  * The wallet's side of the backend API over fetch. Error bodies become TeeErrors again (origin
  * 'BACKEND'); a reply that is not the expected shape is a COMMUNICATION error. A receipt is only as
- * good as its signature: check it with `verifyReceipt` against a backend key obtained out of band.
+ * good as its seal: check it with `verifyReceipt` against a backend key obtained out of band.
  */
 import { TeeError, teeErrorFromWire } from '../../common/errors.js';
 import { fromBase64url, toBase64url } from '../../common/bytes.js';
 import { aobject, astring } from '../../common/checks.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { decodeSigned, signingBytes, type PartyId, type Receipt, type Signed } from '../../protocol/payment.js';
+import type { PartyId } from '../../protocol/payment.js';
 import { encodePublicMatrix, type PublicMatrix } from '../../cpk/index.js';
+import { decodeSealedReceipt, verifySealedReceipt, type SealedReceipt } from './receipts.js';
 
 export interface SubmittedPayment {
-  receipt: Signed<Receipt>;
+  receipt: SealedReceipt;
   receiptBytes: Uint8Array;
 }
 
 export type ReconcileReply =
-  | { status: 'settled' | 'already-reconciled'; receipt: Signed<Receipt>; receiptBytes: Uint8Array }
+  | { status: 'settled' | 'already-reconciled'; receipt: SealedReceipt; receiptBytes: Uint8Array }
   | { status: 'duplicate'; reason: 'counter' | 'txId'; conflictsWith: { reference: string; ledgerSeq: number } };
 
 export interface SubdomainInfo {
@@ -33,19 +34,12 @@ function malformed(what: string): TeeError {
   return new TeeError('COMMUNICATION', `backend reply: ${what}`, 'BACKEND');
 }
 
-/** Decode a receipt and check the backend's signature; throws SECURITY if it does not verify. */
-export function verifyReceipt(provider: CryptoProvider, receiptBytes: Uint8Array, backendPublicKey: Uint8Array): Signed<Receipt> {
-  let signed: Signed<Receipt>;
-  try {
-    signed = decodeSigned(receiptBytes, 'receipt');
-  } catch (err) {
-    if (err instanceof TeeError) throw new TeeError(err.code, err.message, 'BACKEND');
-    throw new TeeError('BAD_PARAMETERS', 'receipt: malformed', 'BACKEND');
-  }
-  if (!provider.verify('p256', backendPublicKey, signingBytes(signed.statement), signed.signature)) {
-    throw new TeeError('SECURITY', 'receipt: backend signature does not verify', 'BACKEND');
-  }
-  return signed;
+/**
+ * Decode a receipt and check its seal (Merkle path to a batch root the backend key signed); throws
+ * SECURITY if it does not verify, BAD_PARAMETERS if malformed.
+ */
+export function verifyReceipt(provider: CryptoProvider, receiptBytes: Uint8Array, backendPublicKey: Uint8Array): SealedReceipt {
+  return verifySealedReceipt(provider, receiptBytes, backendPublicKey);
 }
 
 export class BackendClient {
@@ -142,7 +136,7 @@ export class BackendClient {
   private receiptOf(r: Record<string, unknown>): SubmittedPayment {
     const receiptBytes = this.bytes(r, 'receipt');
     try {
-      return { receipt: decodeSigned(receiptBytes, 'receipt'), receiptBytes };
+      return { receipt: decodeSealedReceipt(receiptBytes), receiptBytes };
     } catch {
       throw malformed('receipt');
     }

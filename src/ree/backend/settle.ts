@@ -1,29 +1,32 @@
 /**
- * The settle pipeline: verify (./verify.ts, in parallel, outside the queue), then settle in the
- * ledger (serialised), then hand back a receipt signed by the backend key. This is everything the
+ * The settle pipeline: verify (./verify.ts, in parallel, outside the queue: on libuv's thread pool
+ * through `provider.verifyAsync`, or on a worker pool), then settle in the ledger (serialised, group
+ * committed), then hand back a receipt. Online receipts are sealed per group commit: one backend
+ * signature over the Merkle root of the group's receipts (./receipts.ts), taken just before the group
+ * is written, so a receipt is handed out only once its settlement is durable. This is everything the
  * backend does, without HTTP: the server is a thin JSON shell around it, and the benchmark drives it
  * in-process.
  */
+import { availableParallelism } from 'node:os';
 import { TeeError } from '../../common/errors.js';
-import { constantTimeEqual, fromBase64url } from '../../common/bytes.js';
+import { fromBase64url } from '../../common/bytes.js';
 import type { CryptoProvider, KeyPair } from '../../crypto/provider.js';
-import {
-  decodeSigned, encodeSigned, signingBytes, type PartyId, type Receipt, type Signed,
-} from '../../protocol/payment.js';
+import type { PartyId, Receipt } from '../../protocol/payment.js';
 import { decodePublicMatrix, encodePublicMatrix, type PublicMatrix } from '../../cpk/index.js';
 import type { DuplicateRecord, Ledger, SettlementRecord } from './ledger.js';
 import type { SubdomainDirectory } from './directory.js';
-import { verifyOfflinePair, verifyOnlinePayment, verifyOnlinePaymentWith, type VerifyContext } from './verify.js';
+import { verifyOfflinePair, verifyOnlinePayment, verifyOnlinePaymentWith, type AsyncVerifier, type VerifyContext } from './verify.js';
 import type { VerifyPool } from './verify-pool.js';
+import { decodeSealedReceipt, prepareBatch, sealBatch, type SealedReceipt } from './receipts.js';
 
 export interface SettledPayment {
-  receipt: Signed<Receipt>;
-  /** encodeSigned(receipt): the bytes the client gets. */
+  receipt: SealedReceipt;
+  /** encodeSealedReceipt(receipt): the bytes the client gets. */
   receiptBytes: Uint8Array;
 }
 
 export type ReconcileResult =
-  | { status: 'settled' | 'already-reconciled'; receipt: Signed<Receipt>; receiptBytes: Uint8Array }
+  | { status: 'settled' | 'already-reconciled'; receipt: SealedReceipt; receiptBytes: Uint8Array }
   | { status: 'duplicate'; duplicate: DuplicateRecord };
 
 export interface SettlementServiceOptions {
@@ -32,11 +35,13 @@ export interface SettlementServiceOptions {
   directory: SubdomainDirectory;
   backendKey: KeyPair;
   now?: () => number;
-  /**
-   * Check online payment signatures on worker threads (the caller owns and closes the pool); if the
-   * pool was given `backendKey.secretKey` as its signing key, online receipts are signed there too.
-   */
+  /** Check online payment signatures on worker threads (the caller owns and closes the pool). */
   verifyPool?: VerifyPool;
+  /**
+   * Without a pool, check online signatures with `provider.verifyAsync` where the provider has it
+   * (libuv's thread pool; default true); false keeps them on the calling thread.
+   */
+  asyncVerify?: boolean;
 }
 
 export class SettlementService {
@@ -45,18 +50,23 @@ export class SettlementService {
   readonly directory: SubdomainDirectory;
   private readonly backendKey: KeyPair;
   private readonly ctx: VerifyContext;
-  private readonly verifyPool: VerifyPool | undefined;
-  /** Online receipts are signed on the pool when its workers hold this backend's key. */
-  private readonly signsOnPool: boolean;
+  /** Where online signatures are checked off this thread, if anywhere. */
+  private readonly verifier: AsyncVerifier | undefined;
+  private readonly sealer: ReceiptSealer;
 
   constructor(options: SettlementServiceOptions) {
     this.provider = options.provider;
     this.ledger = options.ledger;
     this.directory = options.directory;
     this.backendKey = options.backendKey;
-    this.verifyPool = options.verifyPool;
-    const signer = options.verifyPool?.signerPublicKey;
-    this.signsOnPool = signer !== undefined && constantTimeEqual(signer, options.backendKey.publicKey);
+    const pool = options.verifyPool;
+    const provider = options.provider;
+    if (pool) this.verifier = (k, m, s) => pool.verify(k, m, s);
+    else if (provider.verifyAsync && options.asyncVerify !== false) {
+      const limit = new Limiter(availableParallelism());
+      this.verifier = (k, m, s) => limit.run(() => provider.verifyAsync!('p256', k, m, s));
+    }
+    this.sealer = new ReceiptSealer(provider, options.backendKey.secretKey);
     this.ctx = { provider: options.provider, keys: options.directory, now: options.now ?? Date.now };
   }
 
@@ -91,21 +101,21 @@ export class SettlementService {
     return balances;
   }
 
-  /** Verify and settle an online payment (encodeSigned bytes); returns the signed receipt. */
+  /** Verify and settle an online payment (encodeSigned bytes); returns the sealed receipt once durable. */
   async submitOnline(bytes: Uint8Array): Promise<SettledPayment> {
-    const pool = this.verifyPool;
-    const { signed, digest } = pool
-      ? await verifyOnlinePaymentWith(this.ctx, bytes, (k, m, s) => pool.verify(k, m, s))
-      : verifyOnlinePayment(this.ctx, bytes);
+    const { signed, digest } = this.verifier ? await verifyOnlinePaymentWith(this.ctx, bytes, this.verifier) : verifyOnlinePayment(this.ctx, bytes);
     const p = signed.statement;
-    const fields = { reference: p.orderId, payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, nonce: p.nonce };
-    const record = await this.ledger.settleOnline(
+    let sealed: Promise<SettledPayment> | undefined;
+    await this.ledger.settleOnline(
       { payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, orderId: p.orderId, nonce: p.nonce, digest, at: this.ctx.now() },
-      this.signsOnPool
-        ? (settled) => this.issueReceiptOnPool({ ...fields, ...settled })
-        : (settled) => this.issueReceipt({ ...fields, ...settled }),
+      (settled) => {
+        sealed = this.sealer.add(receiptStatement({ reference: p.orderId, payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, nonce: p.nonce, ...settled }));
+        return sealed.then((r) => r.receiptBytes);
+      },
+      this.sealer.seal,
     );
-    return receiptOf(record);
+    // settleOnline resolved, so the issuer ran and its receipt is part of the durable group.
+    return sealed!;
   }
 
   /** Verify an offline (offer, payment) pair and reconcile it; duplicates are flagged, not settled. */
@@ -120,17 +130,74 @@ export class SettlementService {
     return { status: outcome.status, ...receiptOf(outcome.record) };
   }
 
+  /** An offline reconciliation is its own batch of one (reconciliations are not group committed). */
   private issueReceipt(r: ReceiptFields): Uint8Array {
-    const statement = receiptStatement(r);
-    const signature = this.provider.sign('p256', this.backendKey.secretKey, signingBytes(statement));
-    return encodeSigned({ statement, signature });
+    const [sealed] = sealBatch((b) => this.provider.sha256(b), [receiptStatement(r)], (m) => this.provider.sign('p256', this.backendKey.secretKey, m));
+    return sealed!.bytes;
+  }
+}
+
+/**
+ * Collects the receipts of the group being staged and seals them with one signature when the ledger
+ * closes the group (`seal`, the ledger's GroupSealer); the signature is made off this thread where the
+ * provider can (signAsync). A failed signature fails every receipt of the batch, and so its group:
+ * nothing of it is written or acknowledged.
+ */
+class ReceiptSealer {
+  private pending: { statement: Receipt; resolve: (r: SettledPayment) => void; reject: (err: unknown) => void }[] = [];
+  private readonly sha256: (b: Uint8Array) => Uint8Array;
+  private readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
+
+  constructor(provider: CryptoProvider, secretKey: Uint8Array) {
+    this.sha256 = (b) => provider.sha256(b);
+    this.sign = provider.signAsync
+      ? (m) => provider.signAsync!('p256', secretKey, m)
+      : async (m) => provider.sign('p256', secretKey, m);
   }
 
-  /** The same receipt, signed on a worker of the pool (which holds this backend's key). */
-  private async issueReceiptOnPool(r: ReceiptFields): Promise<Uint8Array> {
-    const statement = receiptStatement(r);
-    const signature = await this.verifyPool!.sign(signingBytes(statement));
-    return encodeSigned({ statement, signature });
+  add(statement: Receipt): Promise<SettledPayment> {
+    return new Promise((resolve, reject) => this.pending.push({ statement, resolve, reject }));
+  }
+
+  readonly seal = (): void => {
+    const batch = this.pending;
+    if (batch.length === 0) return;
+    this.pending = [];
+    const fail = (err: unknown) => {
+      const failure = err instanceof TeeError ? err : new TeeError('GENERIC', 'receipt: sealing failed', 'BACKEND');
+      for (const p of batch) p.reject(failure);
+    };
+    try {
+      const prepared = prepareBatch(this.sha256, batch.map((p) => p.statement));
+      this.sign(prepared.message).then((signature) => {
+        const sealed = prepared.seal(signature);
+        batch.forEach((p, i) => p.resolve({ receipt: sealed[i]!.receipt, receiptBytes: sealed[i]!.bytes }));
+      }, fail);
+    } catch (err) {
+      fail(err);
+    }
+  };
+}
+
+/**
+ * At most `max` tasks running; the rest wait here, in order. Keeps libuv's thread-pool queue short,
+ * so the ledger's batch write (which shares that queue) never waits behind a crowd of verifications.
+ */
+class Limiter {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(private readonly max: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.running >= this.max) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    this.running++;
+    try {
+      return await task();
+    } finally {
+      this.running--;
+      this.waiting.shift()?.();
+    }
   }
 }
 
@@ -154,5 +221,5 @@ function decodeMatrix(bytes: Uint8Array): PublicMatrix {
 
 function receiptOf(record: SettlementRecord): SettledPayment {
   const receiptBytes = fromBase64url(record.receipt);
-  return { receipt: decodeSigned(receiptBytes, 'receipt'), receiptBytes };
+  return { receipt: decodeSealedReceipt(receiptBytes), receiptBytes };
 }

@@ -1,7 +1,7 @@
 /**
- * Worker thread body for VerifyPool (./verify-pool.ts): P-256 signature checks (and, when the pool
- * holds the backend's receipt key, receipt signatures) through the named crypto provider, a batch
- * per message. Per job only public data crosses: keys, messages, signatures.
+ * Worker thread body for VerifyPool (./verify-pool.ts): P-256 signature checks through the named
+ * crypto provider, one packed batch per message (layout in ./verify-pool.ts), answered with one byte
+ * per item (1 = verifies). Only public data crosses: keys, messages, signatures.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { PROVIDERS } from '../../crypto/index.js';
@@ -9,34 +9,34 @@ import type { ProviderName } from '../../crypto/provider.js';
 
 interface Job {
   id: number;
-  items: ({ publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } | { sign: Uint8Array })[];
+  count: number;
+  packed: Uint8Array;
 }
 
-const data = workerData as { provider: ProviderName; signingKey?: Uint8Array };
-const provider = PROVIDERS[data.provider];
-const signingKey = data.signingKey;
-// The same key object for repeated keys lets the provider reuse its parsed key.
+const provider = PROVIDERS[(workerData as { provider: ProviderName }).provider];
+// The same key array for repeated keys lets the provider reuse its parsed key object.
 const keys = new Map<string, Uint8Array>();
 
-parentPort!.on('message', (job: Job) => {
-  const results = job.items.map((item) => {
-    if ('sign' in item) {
-      if (!signingKey) return null;
-      try {
-        return provider.sign('p256', signingKey, item.sign);
-      } catch {
-        return null;
-      }
-    }
-    const { publicKey, message, signature } = item;
-    const id = Buffer.from(publicKey.buffer, publicKey.byteOffset, publicKey.byteLength).toString('base64');
-    let key = keys.get(id);
+parentPort!.on('message', ({ id, count, packed }: Job) => {
+  const results = new Uint8Array(count);
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.byteLength);
+  let o = 0;
+  for (let i = 0; i < count; i++) {
+    const keyLength = packed[o++]!;
+    const keyBytes = packed.subarray(o, (o += keyLength));
+    const signatureLength = packed[o++]!;
+    const signature = packed.subarray(o, (o += signatureLength));
+    const messageLength = view.getUint32(o);
+    o += 4;
+    const message = packed.subarray(o, (o += messageLength));
+    const tag = Buffer.from(keyBytes.buffer, keyBytes.byteOffset, keyBytes.byteLength).toString('latin1');
+    let key = keys.get(tag);
     if (!key) {
       if (keys.size >= 4096) keys.clear();
-      key = new Uint8Array(publicKey);
-      keys.set(id, key);
+      key = new Uint8Array(keyBytes);
+      keys.set(tag, key);
     }
-    return provider.verify('p256', key, message, signature);
-  });
-  parentPort!.postMessage({ id: job.id, results });
+    results[i] = provider.verify('p256', key, message, signature) ? 1 : 0;
+  }
+  parentPort!.postMessage({ id, results }, [results.buffer]);
 });

@@ -5,7 +5,7 @@
  */
 import { shortHex } from '../../common/trace.js';
 import type { Phone } from '../../device/index.js';
-import type { Receipt, Signed } from '../../protocol/payment.js';
+import type { SealedReceipt } from '../backend/receipts.js';
 import { scanQr, showQr, type AcceptedOffline, type OfflineSyncResult } from '../wallet/index.js';
 import { DEMO_CURRENCY, type DemoWorld } from './world.js';
 
@@ -25,7 +25,7 @@ export interface OnlineFlowResult {
   orderId: string;
   qrText: string;
   qrPngBytes: number;
-  receipt: Signed<Receipt>;
+  receipt: SealedReceipt;
 }
 
 export interface OfflineFlowResult {

@@ -12,9 +12,10 @@ import { shortHex, type TraceEvent, type TraceSink } from '../../common/trace.js
 import type { CryptoProvider } from '../../crypto/provider.js';
 import {
   MAX_AMOUNT, decodePaymentRequest, decodeSigned, encodePaymentRequest, formatAmount,
-  type OnlinePayment, type PartyId, type PaymentRequest, type Receipt, type Signed,
+  type OnlinePayment, type PartyId, type PaymentRequest,
 } from '../../protocol/payment.js';
 import { BackendClient, verifyReceipt } from '../backend/client.js';
+import type { SealedReceipt } from '../backend/receipts.js';
 import type { CaptureHook, TeeDriver } from '../client-api/index.js';
 import { decodeQrText, encodeQrText, type QrPayloadType } from '../qr/index.js';
 import type { WalletResults } from '../../tee/tas/wallet/index.js';
@@ -40,7 +41,7 @@ export interface WalletOptions {
 }
 
 export interface OnlinePaymentResult {
-  receipt: Signed<Receipt>;
+  receipt: SealedReceipt;
   receiptBytes: Uint8Array;
   payment: OnlinePayment;
 }
@@ -50,7 +51,7 @@ export type AcceptedOffline = WalletResults['ACCEPT_OFFLINE_PAYMENT'];
 export interface OfflineSyncResult {
   txId: string;
   status: 'settled' | 'already-reconciled' | 'duplicate' | 'unknown-offer';
-  receipt?: Signed<Receipt>;
+  receipt?: SealedReceipt;
   reason?: string;
 }
 

@@ -49,15 +49,22 @@ describe('ledger group commit', () => {
 
   it('a failed batch fails its settlements and those staged after it; nothing of them is written', async () => {
     const ledger = await open(1000);
-    const db = (ledger as unknown as { db: { batch: (...a: unknown[]) => Promise<void> } }).db;
+    // The first group write fails (groups are written with a chained batch).
+    type Chained = { write: (options?: unknown) => Promise<void>; close: () => Promise<void> };
+    const db = (ledger as unknown as { db: { batch: (...a: unknown[]) => unknown } }).db;
     const real = db.batch.bind(db);
     let fail = true;
-    db.batch = async (...a: unknown[]) => {
-      if (fail) {
+    db.batch = (...a: unknown[]) => {
+      const batch = real(...a);
+      if (a.length === 0 && fail) {
         fail = false;
-        throw new Error('disk full');
+        const chained = batch as Chained;
+        chained.write = async () => {
+          await chained.close();
+          throw new Error('disk full');
+        };
       }
-      return real(...a);
+      return batch;
     };
     const first = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => ledger.settleOnline(online(i), issue)));
     const failed = first.flatMap((r, i) => (r.status === 'rejected' ? [i] : []));

@@ -3,8 +3,9 @@ import fc from 'fast-check';
 import { nativeProvider, nobleProvider } from '../../../src/crypto/index.js';
 import { TeeError } from '../../../src/common/errors.js';
 import { toBase64url } from '../../../src/common/bytes.js';
-import { decodeSigned, encodeSigned, onlineDisplayText, signingBytes } from '../../../src/protocol/payment.js';
+import { decodeSigned, encodeSigned, onlineDisplayText } from '../../../src/protocol/payment.js';
 import { verifyReceipt } from '../../../src/ree/backend/client.js';
+import { encodeSealedReceipt } from '../../../src/ree/backend/receipts.js';
 import { verifyOnlinePayment } from '../../../src/ree/backend/verify.js';
 import {
   expectTeeError, makeKmc, onlinePayment, rawRequest, signAs, startTestBackend, type Kmc, type TestBackend,
@@ -188,10 +189,14 @@ describe('backend: online payments over HTTP', () => {
     await healthy();
   });
 
-  it('signs what it settles: the receipt signature covers the canonical receipt bytes', async () => {
-    const { receipt } = await t.client.submitPayment(signAs(provider, alice(), onlinePayment(alice().party, shop, { amount: 5 })));
-    expect(provider.verify('p256', t.backend.publicKey, signingBytes(receipt.statement), receipt.signature)).toBe(true);
-    const tampered = { ...receipt.statement, amount: 5000 };
-    expect(provider.verify('p256', t.backend.publicKey, signingBytes(tampered), receipt.signature)).toBe(false);
+  it('seals what it settles: the receipt verifies only as issued; altered fields or a borrowed seal fail', async () => {
+    const a = await t.client.submitPayment(signAs(provider, alice(), onlinePayment(alice().party, shop, { amount: 5 })));
+    const b = await t.client.submitPayment(signAs(provider, alice(), onlinePayment(alice().party, shop, { amount: 6 })));
+    for (const r of [a, b]) expect(verifyReceipt(provider, r.receiptBytes, t.backend.publicKey).statement).toEqual(r.receipt.statement);
+    const tampered = encodeSealedReceipt({ ...a.receipt, statement: { ...a.receipt.statement, amount: 5000 } });
+    expect(() => verifyReceipt(provider, tampered, t.backend.publicKey)).toThrow(/does not verify/);
+    // b's statement under a's seal (signature and path): not what the backend signed.
+    const borrowed = encodeSealedReceipt({ ...a.receipt, statement: b.receipt.statement });
+    expect(() => verifyReceipt(provider, borrowed, t.backend.publicKey)).toThrow(/does not verify/);
   });
 });

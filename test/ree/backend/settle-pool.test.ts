@@ -1,10 +1,10 @@
-/** SettlementService with a worker pool: same answers as without, receipts signed by the backend key. */
+/** SettlementService with a worker pool: same answers as without, receipts sealed by the backend key. */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeProvider } from '../../../src/crypto/index.js';
-import { signingBytes } from '../../../src/protocol/payment.js';
+import { verifyReceipt } from '../../../src/ree/backend/client.js';
 import { Ledger } from '../../../src/ree/backend/ledger.js';
 import { SubdomainDirectory } from '../../../src/ree/backend/directory.js';
 import { SettlementService } from '../../../src/ree/backend/settle.js';
@@ -25,7 +25,7 @@ describe('settle with a worker pool', () => {
     ledger = await Ledger.open(join(dir, 'ledger'), { sync: false });
     const directory = new SubdomainDirectory(nativeProvider, world.kmcPublicKey);
     directory.register(world.matrices.retail!);
-    pool = new VerifyPool({ provider: 'native', size: 2, signingKey: backendKey.secretKey });
+    pool = new VerifyPool({ provider: 'native', size: 2 });
     service = new SettlementService({ provider: nativeProvider, ledger, directory, backendKey, verifyPool: pool });
     await service.openAccount(world.identity('retail', 'alice').party, 'CNY', 1000);
     await service.openAccount(world.identity('retail', 'shop').party, 'CNY', 0);
@@ -42,7 +42,7 @@ describe('settle with a worker pool', () => {
     const payments = Array.from({ length: 12 }, (_, i) => signAs(nativeProvider, alice, onlinePayment(alice.party, shop.party, { amount: 5, orderId: `P-${i}`, nonce: nonce() })));
     const settled = await Promise.all(payments.map((p) => service.submitOnline(p)));
     for (const s of settled) {
-      expect(nativeProvider.verify('p256', backendKey.publicKey, signingBytes(s.receipt.statement), s.receipt.signature)).toBe(true);
+      expect(verifyReceipt(nativeProvider, s.receiptBytes, backendKey.publicKey).statement).toEqual(s.receipt.statement);
       const stored = await ledger.payment('online', shop.party, s.receipt.statement.reference);
       expect(stored?.receipt.length).toBeGreaterThan(0);
     }

@@ -98,6 +98,29 @@ describe('online payment through the wallets', () => {
     }
   });
 
+  it('a genuine receipt for another payment, handed back by the REE, is refused (SECURITY)', async () => {
+    const { BackendClient } = await import('../../../src/ree/backend/client.js');
+    const { Wallet } = await import('../../../src/ree/wallet/index.js');
+    const earlier = await world.wallets.payer.payOnline(world.wallets.payee.requestPayment({ amount: 300, currency: 'CNY' }).qrText);
+    // A backend (or REE) that answers every payment with that earlier, validly sealed receipt.
+    class Replaying extends BackendClient {
+      override async submitPayment(): Promise<{ receipt: typeof earlier.receipt; receiptBytes: Uint8Array }> {
+        return { receipt: earlier.receipt, receiptBytes: earlier.receiptBytes };
+      }
+    }
+    const wallet = await Wallet.open({
+      driver: world.phones.payer.driver, party: world.parties.payer, provider: world.provider,
+      backend: new Replaying(world.backend.url), backendPublicKey: world.backend.publicKey,
+    });
+    try {
+      const err = await failure(wallet.payOnline(world.wallets.payee.requestPayment({ amount: 300, currency: 'CNY' }).qrText));
+      expect(err.code).toBe('SECURITY');
+      expect(err.message).toMatch(/receipt: does not match/);
+    } finally {
+      await wallet.close();
+    }
+  });
+
   it('a QR of the wrong kind or a garbled text is a clear BAD_PARAMETERS', async () => {
     const offer = await world.wallets.payee.offerOffline({ amount: 100, currency: 'CNY' });
     expect((await failure(world.wallets.payer.payOnline(offer.qrText))).message).toMatch(/expected a online-request code/);

@@ -1,0 +1,135 @@
+/**
+ * Batch-sealed receipts: every receipt of a batch verifies on its own under the backend key (both
+ * providers), and every way of bending one fails: altered fields, another receipt's seal, a moved
+ * index or size, a shortened or lengthened path, another key, a batch signature for another root.
+ * Also: the service signs once per group commit, and a failed seal fails the whole group.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { nativeProvider, nobleProvider } from '../../../src/crypto/index.js';
+import type { Receipt } from '../../../src/protocol/payment.js';
+import {
+  batchSigningBytes, decodeSealedReceipt, encodeSealedReceipt, sealBatch, verifySealedReceipt, type SealedReceipt,
+} from '../../../src/ree/backend/receipts.js';
+import { Ledger } from '../../../src/ree/backend/ledger.js';
+import { SubdomainDirectory } from '../../../src/ree/backend/directory.js';
+import { SettlementService } from '../../../src/ree/backend/settle.js';
+import { expectTeeError, makeKmc, nonce, onlinePayment, signAs, type Kmc } from './fixtures.js';
+
+const provider = nativeProvider;
+const key = provider.generateKeyPair('p256');
+const sha256 = (b: Uint8Array) => provider.sha256(b);
+const sign = (m: Uint8Array) => provider.sign('p256', key.secretKey, m);
+
+function receipt(seq: number): Receipt {
+  return {
+    version: 1, kind: 'receipt', receiptId: `rcpt-${seq}`, reference: `ORD-${seq}`, payer: { subdomainId: 'retail', userId: 'alice' },
+    payee: { subdomainId: 'retail', userId: 'shop' }, amount: 100 + seq, currency: 'CNY', nonce: new Uint8Array(16).fill(seq & 0xff), settledAt: 1000, ledgerSeq: seq,
+  };
+}
+
+const verify = (r: SealedReceipt, pk = key.publicKey) => verifySealedReceipt(provider, encodeSealedReceipt(r), pk);
+const refused = (r: SealedReceipt, pk = key.publicKey) => expect(() => verify(r, pk)).toThrow(/does not verify/);
+
+describe('sealed receipts', () => {
+  it('every receipt of batches of 1..33 verifies alone, with both providers, and round-trips', () => {
+    for (let n = 1; n <= 33; n++) {
+      const sealed = sealBatch(sha256, Array.from({ length: n }, (_, i) => receipt(i + 1)), sign);
+      expect(new Set(sealed.map((r) => r.receipt.signature))).toHaveLength(1);
+      for (const { receipt: r, bytes } of sealed) {
+        expect(bytes).toEqual(encodeSealedReceipt(r));
+        expect(verifySealedReceipt(provider, bytes, key.publicKey)).toEqual(r);
+        if (n === 7) verifySealedReceipt(nobleProvider, bytes, key.publicKey);
+        expect(decodeSealedReceipt(bytes)).toEqual(r);
+      }
+    }
+  });
+
+  it('refuses altered fields, borrowed seals, moved positions, bent paths and other keys', () => {
+    const sealed = sealBatch(sha256, Array.from({ length: 7 }, (_, i) => receipt(i + 1)), sign).map((x) => x.receipt);
+    const r = sealed[2]!;
+    refused({ ...r, statement: { ...r.statement, amount: r.statement.amount + 1 } });
+    refused({ ...r, statement: { ...r.statement, reference: 'ORD-99' } });
+    refused({ ...r, statement: { ...r.statement, payee: { subdomainId: 'retail', userId: 'mallory' } } });
+    refused({ ...r, statement: { ...r.statement, nonce: new Uint8Array(16) } });
+    refused({ ...r, statement: { ...r.statement, ledgerSeq: 1 } });
+    refused({ ...r, statement: sealed[3]!.statement });
+    refused({ ...r, proof: sealed[3]!.proof });
+    refused({ ...r, proof: { ...r.proof, index: 3 } });
+    refused({ ...r, proof: { ...r.proof, size: 8 } });
+    refused({ ...r, proof: { ...r.proof, size: 6 } });
+    refused({ ...r, proof: { ...r.proof, path: r.proof.path.slice(1) } });
+    refused({ ...r, proof: { ...r.proof, path: [...r.proof.path, r.proof.path[0]!] } });
+    refused({ ...r, proof: { ...r.proof, path: r.proof.path.map((h, i) => (i === 1 ? sha256(h) : h)) } });
+    refused(r, provider.generateKeyPair('p256').publicKey);
+    // A signature over another batch's root, with this receipt's path.
+    const other = sealBatch(sha256, [receipt(50), receipt(51)], sign);
+    refused({ ...r, signature: other[0]!.receipt.signature });
+    // A genuine batch signature over some other root.
+    refused({ statement: r.statement, signature: sign(batchSigningBytes(sha256(new Uint8Array(1)), 1)), proof: { index: 0, size: 1, path: [] } });
+  });
+
+  it('rejects malformed bytes with a TeeError from the backend', () => {
+    const good = sealBatch(sha256, [receipt(1)], sign)[0]!.bytes;
+    for (const bad of [new Uint8Array(0), good.subarray(0, good.length - 3), new Uint8Array([0x93, 1, 2, 3])]) {
+      expect(() => decodeSealedReceipt(bad)).toThrow(expect.objectContaining({ origin: 'BACKEND' }));
+    }
+  });
+});
+
+describe('receipt sealing in the settle service', () => {
+  let world: Kmc;
+  let dir: string;
+  beforeAll(async () => {
+    world = await makeKmc(provider, { retail: 'plain' }, ['retail/alice', 'retail/shop']);
+    dir = await mkdtemp(join(tmpdir(), 'tee-sim-receipts-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  async function service(name: string, backendKey = key) {
+    const ledger = await Ledger.open(join(dir, name), { sync: true });
+    const directory = new SubdomainDirectory(provider, world.kmcPublicKey);
+    directory.register(world.matrices.retail!);
+    const s = new SettlementService({ provider, ledger, directory, backendKey });
+    return { ledger, s };
+  }
+
+  it('payments settled together share one signature (one per group), each receipt verifying alone', async () => {
+    const { ledger, s } = await service('shared');
+    const alice = world.identity('retail', 'alice');
+    const shop = world.identity('retail', 'shop');
+    await s.openAccount(alice.party, 'CNY', 1000);
+    await s.openAccount(shop.party, 'CNY', 0);
+    const payments = Array.from({ length: 10 }, (_, i) => signAs(provider, alice, onlinePayment(alice.party, shop.party, { amount: 1, orderId: `G-${i}`, nonce: nonce() })));
+    const settled = await Promise.all(payments.map((p) => s.submitOnline(p)));
+    for (const r of settled) verifySealedReceipt(provider, r.receiptBytes, key.publicKey);
+    const signatures = new Set(settled.map((r) => Buffer.from(r.receipt.signature).toString('hex')));
+    expect(signatures.size).toBeLessThan(settled.length);
+    // What the ledger stored is what was handed out.
+    const stored = await ledger.payment('online', shop.party, 'G-3');
+    expect(stored?.receipt).toBe(Buffer.from(settled[3]!.receiptBytes).toString('base64url'));
+    await ledger.close();
+  });
+
+  it('a failed seal fails its group: nothing written, the nonces still unused, the payments settle later', async () => {
+    const broken = { secretKey: new Uint8Array(32), publicKey: key.publicKey }; // the zero scalar cannot sign
+    const first = await service('failing', broken);
+    const alice = world.identity('retail', 'alice');
+    const shop = world.identity('retail', 'shop');
+    await first.s.openAccount(alice.party, 'CNY', 1000);
+    await first.s.openAccount(shop.party, 'CNY', 0);
+    const payments = Array.from({ length: 4 }, (_, i) => signAs(provider, alice, onlinePayment(alice.party, shop.party, { amount: 10, orderId: `F-${i}`, nonce: nonce() })));
+    for (const r of await Promise.allSettled(payments.map((p) => first.s.submitOnline(p)))) expect(r.status).toBe('rejected');
+    await expectTeeError(first.s.submitOnline(payments[0]!), 'BAD_PARAMETERS');
+    expect(await first.ledger.balances(alice.party)).toEqual({ CNY: 1000 });
+    expect(await first.ledger.journal()).toHaveLength(2);
+    await first.ledger.close();
+    const again = await service('failing');
+    const settled = await Promise.all(payments.map((p) => again.s.submitOnline(p)));
+    expect(settled).toHaveLength(4);
+    expect(await again.ledger.balances(alice.party)).toEqual({ CNY: 960 });
+    await again.ledger.close();
+  });
+});
