@@ -3,7 +3,7 @@
  * Client API against `phone.driver`) goes REE -> TEE OS -> wallet TA -> secure channel -> trusted
  * key -> back. Measured with one session (one call at a time) and with 16 sessions calling at once,
  * each beside the provider's raw P-256 `sign` of the same message in the same run, for a phone built
- * with each provider; the 16-session figure also beside raw `signAsync` at the same concurrency.
+ * with each provider.
  * Also CPK public-key mappings per second (32x32) beside raw P-256 point decompression of the 32
  * points a mapping adds, and beside raw P-256 verify.
  */
@@ -58,16 +58,6 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
         onProgress: progress,
       });
       rows.push(compare('sign', name, many, rawSign, goal));
-      if (provider.signAsync) {
-        // The same concurrency without the stack: what the thread pool alone gives on this machine.
-        const signAsync = provider.signAsync.bind(provider);
-        const rawAsync = await measure(
-          `raw p256 signAsync (${SESSIONS} at once)`,
-          () => Promise.all(Array.from({ length: SESSIONS }, () => signAsync('p256', raw.secretKey, MESSAGE))),
-          { opsPerCall: SESSIONS, onProgress: progress },
-        );
-        rows.push(compare('sign', name, many, rawAsync));
-      }
       for (const s of signers) await s.close();
     } finally {
       await phone.close().catch(() => undefined);

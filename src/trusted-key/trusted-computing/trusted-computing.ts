@@ -105,8 +105,6 @@ export class TrustedComputing {
   readonly #now: () => number;
   #kmcPublicKey: Uint8Array | undefined;
   #provisioningKeyId!: string;
-  /** Signatures under way (see #signWith). */
-  #signing = 0;
 
   private constructor(provider: CryptoProvider, storage: TrustedKeyStorage, options: TrustedComputingOptions) {
     this.#provider = provider;
@@ -162,13 +160,13 @@ export class TrustedComputing {
   /** Raw signature over caller data: only 'sign' keys. */
   async sign(keyId: string, message: Uint8Array): Promise<Uint8Array> {
     abytes(message, 'message', { max: MAX_DATA_BYTES });
-    return this.#counted(() =>
-      this.#with(keyId, (r) => {
-        if (r.usage === 'payment') denied('sign: a payment key signs only payment statements confirmed on the trusted UI');
-        if (r.usage !== 'sign') denied(`sign: key usage '${r.usage}' does not allow signing`);
-        return this.#signWith(r.algorithm as SignatureAlgorithm, r.secretKey, message);
-      }),
-    );
+    // Signed here, not on the provider's thread pool (signAsync): on this 2-core machine the hand-off
+    // cost the event loop more than the signature it moved (docs/BENCHMARKS.md).
+    return this.#with(keyId, (r) => {
+      if (r.usage === 'payment') denied('sign: a payment key signs only payment statements confirmed on the trusted UI');
+      if (r.usage !== 'sign') denied(`sign: key usage '${r.usage}' does not allow signing`);
+      return this.#provider.sign(r.algorithm as SignatureAlgorithm, r.secretKey, message);
+    });
   }
 
   /** Verify with one of the key's own public keys ('sign' or 'payment' keys). */
@@ -284,12 +282,10 @@ export class TrustedComputing {
    */
   async signPaymentStatement(keyId: string, statement: SignedStatement): Promise<Uint8Array> {
     const bytes = signingBytes(statement);
-    return this.#counted(() =>
-      this.#with(keyId, (r) => {
-        if (r.usage !== 'payment') denied('payment: not a payment key');
-        return this.#signWith('p256', r.secretKey, bytes);
-      }),
-    );
+    return this.#with(keyId, (r) => {
+      if (r.usage !== 'payment') denied('payment: not a payment key');
+      return this.#provider.sign('p256', r.secretKey, bytes);
+    });
   }
 
   /** The identity a payment key belongs to. ACCESS_DENIED for any other key. */
@@ -478,27 +474,6 @@ export class TrustedComputing {
     return info;
   }
 
-  /**
-   * While other signatures are under way, sign on the provider's own thread where it has one
-   * (signAsync), as a secure element's crypto engine works beside its CPU; a lone signature is
-   * quicker done here than handed over. The key is imported before this returns, so the caller may
-   * zeroize its copy at once.
-   */
-  #signWith(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): Uint8Array | Promise<Uint8Array> {
-    const provider = this.#provider;
-    if (provider.signAsync && this.#signing > 1) return provider.signAsync(algorithm, secretKey, message);
-    return provider.sign(algorithm, secretKey, message);
-  }
-
-  /** Count `fn` among the signatures under way until it settles. */
-  async #counted<T>(fn: () => Promise<T>): Promise<T> {
-    this.#signing++;
-    try {
-      return await fn();
-    } finally {
-      this.#signing--;
-    }
-  }
 
   /** A copy of the record; the caller zeroizes its secret. */
   async #load(keyId: string): Promise<{ record: KeyRecord; persistent: boolean }> {
