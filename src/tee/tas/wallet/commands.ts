@@ -15,8 +15,10 @@ export const WALLET_TA_UUID = '7a11e7a0-3c1b-4e55-9d2a-6b7e5f0c1d01';
 
 /** Large enough for any result of unbounded shape (an offline state with its logs can reach tens of KiB). */
 export const RESULT_BUFFER_BYTES = 256 * 1024;
-/** Room for a result of bounded shape: handles, public keys, signatures, signed statements, statuses. */
-export const SMALL_RESULT_BYTES = 16 * 1024;
+/** Room for a result of small, bounded shape: handles, public keys, signatures, digests, statuses. */
+export const SMALL_RESULT_BYTES = 4 * 1024;
+/** Room for a signed payment statement (a request of up to 4 KiB or an offer of up to 8 KiB, signed) or an identity. */
+export const STATEMENT_RESULT_BYTES = 16 * 1024;
 /** What ENCRYPT/DECRYPT add to their data: nonce, tag and encoding, with headroom. */
 const DATA_RESULT_OVERHEAD_BYTES = 1024;
 const MAX_RESULT_BYTES = 1024 * 1024;
@@ -198,6 +200,20 @@ export function resultCapacity(command: WalletCommand, args: unknown): number {
       return Math.min(MAX_RESULT_BYTES, byteLength(args, 'plaintext') + DATA_RESULT_OVERHEAD_BYTES);
     case 'DECRYPT':
       return Math.min(MAX_RESULT_BYTES, byteLength(args, 'ciphertext') + DATA_RESULT_OVERHEAD_BYTES);
+    case 'RANDOM':
+      return 4096 + DATA_RESULT_OVERHEAD_BYTES;
+    case 'SIGN_ONLINE_PAYMENT':
+    case 'SIGN_OFFLINE_OFFER':
+    case 'PAY_OFFLINE':
+    case 'ACCEPT_OFFLINE_PAYMENT':
+    case 'IMPORT_IDENTITY':
+    case 'INSTALL_MATRIX':
+    case 'OPEN_IDENTITY':
+    case 'OPEN_KEY':
+    case 'GET_PUBLIC_KEY':
+    case 'GENERATE_KEY':
+    case 'DERIVE_SHARED_KEY':
+      return STATEMENT_RESULT_BYTES;
     default:
       return SMALL_RESULT_BYTES;
   }
