@@ -73,6 +73,16 @@ export function compareBigEndian(a: Uint8Array, b: Uint8Array): number {
 }
 
 export const P256_ORDER_BYTES = bigIntTo32Bytes(P256_ORDER);
+
+/** n − s for a 32-byte big-endian s in (0, n), written over `s` (schoolbook subtraction with borrow). */
+export function negateP256ScalarInPlace(s: Uint8Array): void {
+  let borrow = 0;
+  for (let i = 31; i >= 0; i--) {
+    const d = P256_ORDER_BYTES[i]! - s[i]! - borrow;
+    borrow = d < 0 ? 1 : 0;
+    s[i] = d & 0xff;
+  }
+}
 export const P256_HALF_ORDER_BYTES = bigIntTo32Bytes(P256_ORDER >> 1n);
 
 /**

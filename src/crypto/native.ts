@@ -44,6 +44,7 @@ import {
 import {
   bytesToBigInt,
   compareBigEndian,
+  negateP256ScalarInPlace,
   P256_HALF_ORDER_BYTES,
   checkAeadAlgorithm,
   checkAeadData,
@@ -162,7 +163,7 @@ function signingKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array, messag
 function lowS(sig: Buffer): Uint8Array {
   // Half the time S is already low: a byte compare settles it without bigint arithmetic.
   const s = sig.subarray(32);
-  if (compareBigEndian(s, P256_HALF_ORDER_BYTES) > 0) sig.set(bigIntTo32(P256_N - bytesToBigInt(s)), 32);
+  if (compareBigEndian(s, P256_HALF_ORDER_BYTES) > 0) negateP256ScalarInPlace(s);
   return u8(sig);
 }
 
@@ -231,10 +232,6 @@ function rawPublicKey(alg: KeyAlgorithm, key: KeyObject): Uint8Array {
     return out;
   }
   return u8(Buffer.from(jwk.x as string, 'base64url'));
-}
-
-function bigIntTo32(value: bigint): Buffer {
-  return Buffer.from(value.toString(16).padStart(64, '0'), 'hex');
 }
 
 /** RFC 5869 with HMAC-SHA256, for inputs node:crypto's hkdfSync refuses (info over 1024 bytes). */

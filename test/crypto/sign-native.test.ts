@@ -1,8 +1,9 @@
-/** The native provider's optional signAsync (libuv thread pool) signs exactly as `sign` does. */
+/** Native signing: signAsync (libuv thread pool) signs as `sign` does, and P-256 signatures are normalised to low S. */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PROVIDERS, type SignatureAlgorithm } from '../../src/crypto/index.js';
 import { TeeError } from '../../src/common/errors.js';
+import { negateP256ScalarInPlace } from '../../src/crypto/common.js';
 
 const native = PROVIDERS.native;
 const noble = PROVIDERS.noble;
@@ -49,6 +50,31 @@ describe('native signAsync', () => {
       expect(syncErr).toBeInstanceOf(TeeError);
       expect(asyncErr).toBeInstanceOf(TeeError);
       expect({ code: (asyncErr as TeeError).code, message: (asyncErr as TeeError).message }).toEqual({ code: (syncErr as TeeError).code, message: (syncErr as TeeError).message });
+    }
+  });
+});
+
+describe('low-S normalisation', () => {
+  it('negateP256ScalarInPlace gives n - s for any s in (0, n)', () => {
+    const N = noble.p256.order;
+    fc.assert(
+      fc.property(fc.bigInt({ min: 1n, max: N - 1n }), (s) => {
+        const bytes = noble.p256.scalarToBytes(s);
+        negateP256ScalarInPlace(bytes);
+        expect(BigInt('0x' + Buffer.from(bytes).toString('hex'))).toBe(N - s);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('native P-256 signatures are always low-S and verify under noble', () => {
+    const pair = native.generateKeyPair('p256');
+    for (let i = 0; i < 100; i++) {
+      const m = new Uint8Array([i]);
+      const sig = native.sign('p256', pair.secretKey, m);
+      const s = BigInt('0x' + Buffer.from(sig.subarray(32)).toString('hex'));
+      expect(s > 0n && s <= HALF_N).toBe(true);
+      expect(noble.verify('p256', pair.publicKey, m, sig)).toBe(true);
     }
   });
 });
