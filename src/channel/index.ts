@@ -44,3 +44,4 @@ export {
   type RequestHandler,
   type NotificationHandler,
 } from './secure-channel.js';
+export { createPortTransport, pipeTransports } from './port-transport.js';

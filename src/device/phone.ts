@@ -21,6 +21,7 @@ import { installWalletTa, walletTaCode, walletTaManifest } from '../tee/tas/wall
 import { TrustedKey, trustedKeyPaths, type RetryPolicy } from '../trusted-key/index.js';
 import type { Factory } from './factory.js';
 import { loadOrIssueHardware, type PhoneHardware } from './hardware.js';
+import { startTrustedKeyWorker } from './trusted-key-host.js';
 import { createPhoneWire, type PhoneWire } from './wire.js';
 
 export interface PhoneOptions {
@@ -40,6 +41,13 @@ export interface PhoneOptions {
   trustedKeyAlgorithm?: SignatureAlgorithm;
   retry?: Partial<RetryPolicy>;
   now?: () => number;
+  /**
+   * Where the trusted key runs: 'inline' (default) in this thread, where tests can reach the
+   * TrustedKey object; 'worker' on a thread of its own, as the separate chip it models (its memory
+   * unreachable from here, its signatures beside the TEE OS's work). With 'worker', `trustedKey`
+   * is not available and `now` is refused.
+   */
+  trustedKeyThread?: 'inline' | 'worker';
 }
 
 /** The TEE-side user seat: whoever answers the trusted UI (the test or demo user). */
@@ -62,8 +70,10 @@ export interface Phone {
   /** What the REE gets. */
   readonly driver: TeeDriver;
   readonly teeOs: TeeOs;
-  /** The current trusted key (a new object after `restartTrustedKey`). */
+  /** The current trusted key (a new object after `restartTrustedKey`); BAD_STATE when it runs on its own thread. */
   readonly trustedKey: TrustedKey;
+  /** Where the trusted key runs (PhoneOptions.trustedKeyThread). */
+  readonly trustedKeyThread: 'inline' | 'worker';
   readonly trustedUi: PhoneTrustedUi;
   /** The REE-carried link between the TEE OS and the trusted key. */
   readonly interceptor: PhoneWire;
@@ -120,25 +130,34 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
     return pair.initiator;
   };
 
-  const openKey = () =>
-    TrustedKey.open({
-      dir: tkDir,
-      provider,
-      identity: hardware.trustedKey,
-      vendorRoot: factory.vendorRoot,
-      // Calls in flight together share records both ways (see ChannelOptions.coalesce).
-      channelOptions: { coalesce: true },
-      ...(options.kmcPublicKey ? { kmcPublicKey: options.kmcPublicKey } : {}),
-      ...(trace ? { trace } : {}),
-      ...(options.pinLimit !== undefined ? { pinLimit: options.pinLimit } : {}),
-      ...(options.retry ? { retry: options.retry } : {}),
-      ...(options.now ? { now: options.now } : {}),
-    });
+  const keyOptions = {
+    dir: tkDir,
+    identity: hardware.trustedKey,
+    vendorRoot: factory.vendorRoot,
+    // Calls in flight together share records both ways (see ChannelOptions.coalesce).
+    channelOptions: { coalesce: true },
+    ...(options.kmcPublicKey ? { kmcPublicKey: options.kmcPublicKey } : {}),
+    ...(options.pinLimit !== undefined ? { pinLimit: options.pinLimit } : {}),
+    ...(options.retry ? { retry: options.retry } : {}),
+  };
+  const onWorker = options.trustedKeyThread === 'worker';
+  if (onWorker && options.now) throw new TeeError('BAD_PARAMETERS', 'phone: a trusted key on its own thread keeps its own clock (no now option)', 'API');
+  // Open and connect the key where it runs; returns how to reach (inline) and close it.
+  const startKey = async (): Promise<{ inline?: TrustedKey; close: () => Promise<void> }> => {
+    if (onWorker) return startTrustedKeyWorker(keyOptions, provider.name, openTransport, trace);
+    const key = await TrustedKey.open({ ...keyOptions, provider, ...(trace ? { trace } : {}), ...(options.now ? { now: options.now } : {}) });
+    try {
+      await key.connect(openTransport);
+    } catch (err) {
+      await key.close().catch(() => undefined);
+      throw err;
+    }
+    return { inline: key, close: () => key.close() };
+  };
 
-  let trustedKey: TrustedKey;
+  let running: { inline?: TrustedKey; close: () => Promise<void> };
   try {
-    trustedKey = await openKey();
-    await trustedKey.connect(openTransport);
+    running = await startKey();
   } catch (err) {
     await teeOs.close();
     throw err;
@@ -163,22 +182,23 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
     name,
     driver: teeOs.driver,
     teeOs,
+    trustedKeyThread: onWorker ? 'worker' : 'inline',
     get trustedKey() {
-      return trustedKey;
+      if (!running.inline) throw new TeeError('BAD_STATE', 'phone: the trusted key runs on its own thread', 'API');
+      return running.inline;
     },
     trustedUi,
     interceptor: wire,
     paths: { tee: teeDir, trustedKey: tkDir, reeVisible: [reeFsDir(teeDir), trustedKeyPaths(tkDir).store] },
     async restartTrustedKey() {
       if (closed) throw new TeeError('BAD_STATE', 'phone: closed', 'API');
-      await trustedKey.close();
-      trustedKey = await openKey();
-      await trustedKey.connect(openTransport);
+      await running.close();
+      running = await startKey();
     },
     async close() {
       if (closed) return;
       closed = true;
-      await trustedKey.close();
+      await running.close();
       await teeOs.close();
     },
   };

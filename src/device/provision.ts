@@ -41,8 +41,11 @@ export async function provisionIdentity(
   phone: Phone, kmc: KeyManagementCentre, subdomainId: string, userId: string, options: ProvisionOptions,
 ): Promise<ProvisionedIdentity> {
   const pin = astring(options.pin, 'pin', { pattern: /^[0-9]{4,12}$/ });
-  if (!phone.trustedKey.kmcPinned) await phone.trustedKey.pinKmcPublicKey(kmc.kmcPublicKey);
-  await phone.trustedKey.whenConnected();
+  if (phone.trustedKeyThread === 'inline') {
+    if (!phone.trustedKey.kmcPinned) await phone.trustedKey.pinKmcPublicKey(kmc.kmcPublicKey);
+    await phone.trustedKey.whenConnected();
+  }
+  // A key on its own thread is pinned through createPhone's kmcPublicKey; unpinned, IMPORT_IDENTITY refuses.
 
   const client = await WalletClient.open(phone.driver, { name: 'provisioning', ...(options.capture ? { capture: options.capture } : {}) });
   let result: ProvisionedIdentity;

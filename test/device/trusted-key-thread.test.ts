@@ -1,0 +1,105 @@
+/**
+ * A phone whose trusted key runs on its own worker thread: the same wallet, payments and defences as
+ * with the key inline, its frames still carried (and attackable) by the REE's interceptor, typed
+ * errors crossing the thread, and a rolled-back store still refused.
+ */
+import { cp, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { utf8 } from '../../src/common/bytes.js';
+import { flipBit, TO_RESPONDER } from '../../src/channel/index.js';
+import { createPhone, type Phone } from '../../src/device/index.js';
+import { PLAIN, failure, makeWorld, provision, seatUser, Wallet, type World } from './fixtures.js';
+
+describe('trusted key on its own thread', () => {
+  let world: World;
+  let phone: Phone;
+  const options = (name: string) => ({ dir: join(world.dir, name), factory: world.factory, provider: world.provider, name, trustedKeyThread: 'worker' as const });
+
+  beforeAll(async () => {
+    world = await makeWorld();
+    phone = await createPhone({ ...options('walt'), kmcPublicKey: world.kmc.kmcPublicKey });
+    world.phones.push(phone);
+  });
+  afterAll(async () => {
+    await world?.cleanup();
+  });
+
+  it('serves the wallet: keys, signatures, an identity and a confirmed payment signature', async () => {
+    expect(phone.trustedKeyThread).toBe('worker');
+    expect((await failure(Promise.resolve().then(() => phone.trustedKey))).code).toBe('BAD_STATE');
+    const id = await provision(world, phone, 'walt', { balance: 500 });
+    seatUser(phone).then({ confirmed: true, pin: id.pin });
+    const w = await Wallet.open(phone);
+    try {
+      const info = await w.call('GET_INFO', {});
+      expect(info.trustedKey).toMatchObject({ connected: true, subject: 'walt-trusted-key' });
+      expect(info.identities).toEqual([{ subdomainId: PLAIN, userId: 'walt', mode: 'plain' }]);
+      const key = await w.call('GENERATE_KEY', { algorithm: 'p256', usage: 'sign', label: 'thread-key' });
+      const sigs = await Promise.all(Array.from({ length: 8 }, (_, i) => w.call('SIGN', { message: utf8(`m${i}`) }, key.handle)));
+      sigs.forEach(({ signature }, i) => expect(world.provider.verify('p256', key.publicKey!, utf8(`m${i}`), signature)).toBe(true));
+      // The key's refusal comes back typed across the thread.
+      const agree = await w.call('GENERATE_KEY', { algorithm: 'x25519', usage: 'agree' });
+      expect((await failure(w.call('SIGN', { message: utf8('m') }, agree.handle))).code).toBe('ACCESS_DENIED');
+      const handle = (await w.call('OPEN_IDENTITY', { subdomainId: PLAIN, userId: 'walt' })).handle;
+      expect((await w.call('OFFLINE_STATE', {}, handle)).balance).toBe(500);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('a tampered frame on the REE link is refused, and the key reconnects by itself', async () => {
+    const w = await Wallet.open(phone);
+    try {
+      const key = await w.call('GENERATE_KEY', { algorithm: 'ed25519', usage: 'sign' });
+      const pairs = phone.interceptor.pairs.length;
+      let armed = true;
+      phone.interceptor.setHook((frame, direction) => {
+        if (armed && direction === TO_RESPONDER) {
+          armed = false;
+          return { replace: flipBit(frame, 8 * 20) };
+        }
+        return 'pass';
+      });
+      expect((await failure(w.call('SIGN', { message: utf8('x') }, key.handle))).code).toMatch(/COMMUNICATION|SECURITY/);
+      phone.interceptor.setHook(undefined);
+      // A new connection (a new REE-carried pair) serves the next calls.
+      for (let i = 0; i < 200 && phone.interceptor.pairs.length === pairs; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(phone.interceptor.pairs.length).toBeGreaterThan(pairs);
+      let info;
+      for (let i = 0; i < 200; i++) {
+        info = await w.call('GET_INFO', {});
+        if ((info.trustedKey as { connected: boolean }).connected) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(info?.trustedKey).toMatchObject({ connected: true });
+    } finally {
+      await w.close();
+    }
+  });
+
+  it('restarts from its directory; a rolled-back store is refused with SECURITY across the thread', async () => {
+    const store = phone.paths.reeVisible[1]!;
+    const saved = join(world.dir, 'walt-store-copy');
+    await cp(store, saved, { recursive: true });
+    const w = await Wallet.open(phone);
+    await w.call('GENERATE_KEY', { algorithm: 'p256', usage: 'sign', label: 'after-copy' });
+    await w.close();
+    await phone.restartTrustedKey();
+    const again = await Wallet.open(phone);
+    const opened = await again.call('OPEN_KEY', { label: 'after-copy' });
+    expect(opened.publicKey).toHaveLength(33);
+    await again.close();
+    await phone.close();
+
+    await rm(store, { recursive: true, force: true });
+    await cp(saved, store, { recursive: true });
+    const err = await failure(createPhone({ ...options('walt'), kmcPublicKey: world.kmc.kmcPublicKey }));
+    expect({ code: err.code, origin: err.origin }).toEqual({ code: 'SECURITY', origin: 'TRUSTED_KEY' });
+  });
+
+  it('refuses a clock option it cannot take across the thread', async () => {
+    const err = await failure(createPhone({ ...options('nora'), now: () => 0 }));
+    expect(err.code).toBe('BAD_PARAMETERS');
+  });
+});
