@@ -3,7 +3,7 @@
  * Client API against `phone.driver`) goes REE -> TEE OS -> wallet TA -> secure channel -> trusted
  * key -> back. Measured with one session (one call at a time) and with 16 sessions calling at once,
  * each beside the provider's raw P-256 `sign` of the same message in the same run, for a phone built
- * with each provider.
+ * with each provider, with the trusted key inline and on its own thread.
  * Also CPK public-key mappings per second (32x32) beside raw P-256 point decompression of the 32
  * points a mapping adds, and beside raw P-256 verify.
  */
@@ -16,13 +16,15 @@ import { Factory, createPhone } from '../../src/device/index.js';
 import type { TeeDriver } from '../../src/ree/client-api/index.js';
 import { WalletTaSession } from '../../src/ree/wallet/ta-session.js';
 import { measureCpkMapping } from './cpk-map.js';
-import { compare, GOALS, measure, type BenchSuite, type Comparison } from './harness.js';
+import { compare, GOALS, measure, type BenchSuite, type Comparison, type Measurement } from './harness.js';
 
 /**
  * A wallet-TA instance runs one command at a time (GP/OP-TEE semantics: a TA instance is single
  * threaded), so calls overlap across sessions, each its own instance, not within one.
  */
 const SESSIONS = 16;
+/** The trusted key in the TEE OS's thread, and on a thread of its own (PhoneOptions.trustedKeyThread). */
+const THREADS = ['inline', 'worker'] as const;
 const MESSAGE = new TextEncoder().encode('bench: a 48-byte message signed by the wallet TA');
 
 /** One wallet app: its own context and session (so its own wallet-TA instance) and a P-256 sign key. */
@@ -41,26 +43,32 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
   const dir = await mkdtemp(join(tmpdir(), 'tee-sim-bench-sign-'));
   const rows: Comparison[] = [];
   const goal = name === 'native' ? GOALS.sign : undefined;
+  const raw = provider.generateKeyPair('p256');
+  let rawSign: Measurement | undefined;
   try {
     const factory = await Factory.open(join(dir, 'factory'), provider);
-    const phone = await createPhone({ dir: join(dir, 'phone'), factory, provider, name: 'bench-phone' });
     try {
-      const signers = await Promise.all(Array.from({ length: SESSIONS }, (_, i) => openSigner(phone.driver, i)));
-      // Sanity: what the stack returns is a valid signature under the key it reported.
-      for (const s of signers) if (!provider.verify('p256', s.publicKey, MESSAGE, await s.sign())) throw new Error('bench: full-stack signature does not verify');
-
-      const raw = provider.generateKeyPair('p256');
-      const rawSign = await measure(`raw p256 sign`, () => provider.sign('p256', raw.secretKey, MESSAGE), { onProgress: progress });
-      const one = await measure(`full-stack SIGN (1 session)`, signers[0]!.sign, { onProgress: progress });
-      rows.push(compare('sign', name, one, rawSign, goal));
-      const many = await measure(`full-stack SIGN (${SESSIONS} sessions)`, () => Promise.all(signers.map((s) => s.sign())), {
-        opsPerCall: SESSIONS,
-        onProgress: progress,
-      });
-      rows.push(compare('sign', name, many, rawSign, goal));
-      for (const s of signers) await s.close();
+      for (const thread of THREADS) {
+        const phone = await createPhone({ dir: join(dir, `phone-${thread}`), factory, provider, name: `bench-${thread}`, trustedKeyThread: thread });
+        try {
+          const signers = await Promise.all(Array.from({ length: SESSIONS }, (_, i) => openSigner(phone.driver, i)));
+          // Sanity: what the stack returns is a valid signature under the key it reported.
+          for (const s of signers) if (!provider.verify('p256', s.publicKey, MESSAGE, await s.sign())) throw new Error('bench: full-stack signature does not verify');
+          rawSign ??= await measure(`raw p256 sign`, () => provider.sign('p256', raw.secretKey, MESSAGE), { onProgress: progress });
+          const where = thread === 'worker' ? ', key on own thread' : '';
+          const one = await measure(`full-stack SIGN (1 session${where})`, signers[0]!.sign, { onProgress: progress });
+          rows.push(compare('sign', name, one, rawSign, goal));
+          const many = await measure(`full-stack SIGN (${SESSIONS} sessions${where})`, () => Promise.all(signers.map((s) => s.sign())), {
+            opsPerCall: SESSIONS,
+            onProgress: progress,
+          });
+          rows.push(compare('sign', name, many, rawSign, goal));
+          for (const s of signers) await s.close();
+        } finally {
+          await phone.close().catch(() => undefined);
+        }
+      }
     } finally {
-      await phone.close().catch(() => undefined);
       factory.close();
     }
   } finally {
