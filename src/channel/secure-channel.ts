@@ -395,9 +395,9 @@ class Channel implements SecureChannel {
     this.outboxBytes += bytes.length;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      // After this turn's I/O callbacks, not after this microtask burst: answers that finish in the
-      // same turn (signatures back from the thread pool, say) then share the record too.
-      setImmediate(() => {
+      // At the end of this burst of microtasks: calls started together (and answers computed
+      // together) reach this point in the same burst, and a lone message waits for nothing.
+      queueMicrotask(() => {
         this.flushScheduled = false;
         try {
           this.flush();
