@@ -26,7 +26,7 @@ import { SettlementService } from '../../src/ree/backend/settle.js';
 import { VerifyPool } from '../../src/ree/backend/verify-pool.js';
 import { startBackend } from '../../src/ree/backend/server.js';
 import { BackendClient } from '../../src/ree/backend/client.js';
-import { compare, GOALS, measure, QUICK, type BenchSuite, type Comparison, type Measurement } from './harness.js';
+import { compare, GOALS, inFlightRate, measure, QUICK, type BenchSuite, type Comparison } from './harness.js';
 
 const PAYERS = 8;
 const CONCURRENCY = 16;
@@ -75,70 +75,6 @@ function supply(w: World, expectedRate: number): () => Uint8Array {
   let i = 0;
   // Past the pool, sign on the fly rather than fail (it only slows the tail of the run).
   return () => pool[i++] ?? w.nextPayment();
-}
-
-/**
- * Keeps `inFlight` submissions outstanding all the time; `next(n)` resolves once n more have finished.
- * A failed submission stops the pump and rejects (a benchmark payment must never fail).
- */
-class Pump {
-  private done = 0;
-  private running = 0;
-  private stopped = false;
-  private waiter: { target: number; resolve: () => void; reject: (err: unknown) => void } | undefined;
-  private idle: (() => void) | undefined;
-
-  constructor(
-    private readonly inFlight: number,
-    private readonly submit: () => Promise<unknown>,
-  ) {}
-
-  next(n: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.waiter = { target: this.done + n, resolve, reject };
-      while (!this.stopped && this.running < this.inFlight) this.launch();
-    });
-  }
-
-  /** Stop starting new submissions and wait for the outstanding ones. */
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
-  }
-
-  private launch(): void {
-    this.running++;
-    this.submit().then(
-      () => {
-        this.running--;
-        this.done++;
-        if (this.waiter && this.done >= this.waiter.target) {
-          const w = this.waiter;
-          this.waiter = undefined;
-          w.resolve();
-        }
-        if (!this.stopped) this.launch();
-        else if (this.running === 0) this.idle?.();
-      },
-      (err: unknown) => {
-        this.running--;
-        this.stopped = true;
-        this.waiter?.reject(err);
-        this.waiter = undefined;
-        if (this.running === 0) this.idle?.();
-      },
-    );
-  }
-}
-
-/** Rate of `submit` with `inFlight` outstanding all the time. */
-async function inFlightRate(name: string, inFlight: number, submit: () => Promise<unknown>, progress: (t: string) => void): Promise<Measurement> {
-  const pump = new Pump(inFlight, submit);
-  try {
-    return await measure(name, () => pump.next(inFlight), { onProgress: progress, opsPerCall: inFlight });
-  } finally {
-    await pump.stop();
-  }
 }
 
 export const suite: BenchSuite = {

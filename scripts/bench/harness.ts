@@ -109,3 +109,67 @@ export interface BenchSuite {
   description: string;
   run(ctx: { providers: ('noble' | 'native')[]; progress: (text: string) => void }): Promise<Comparison[]>;
 }
+
+/**
+ * Keeps `inFlight` submissions outstanding all the time; `next(n)` resolves once n more have finished.
+ * A failed submission stops the pump and rejects (a benchmark payment must never fail).
+ */
+export class Pump {
+  private done = 0;
+  private running = 0;
+  private stopped = false;
+  private waiter: { target: number; resolve: () => void; reject: (err: unknown) => void } | undefined;
+  private idle: (() => void) | undefined;
+
+  constructor(
+    private readonly inFlight: number,
+    private readonly submit: () => Promise<unknown>,
+  ) {}
+
+  next(n: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiter = { target: this.done + n, resolve, reject };
+      while (!this.stopped && this.running < this.inFlight) this.launch();
+    });
+  }
+
+  /** Stop starting new submissions and wait for the outstanding ones. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.running > 0) await new Promise<void>((resolve) => (this.idle = resolve));
+  }
+
+  private launch(): void {
+    this.running++;
+    this.submit().then(
+      () => {
+        this.running--;
+        this.done++;
+        if (this.waiter && this.done >= this.waiter.target) {
+          const w = this.waiter;
+          this.waiter = undefined;
+          w.resolve();
+        }
+        if (!this.stopped) this.launch();
+        else if (this.running === 0) this.idle?.();
+      },
+      (err: unknown) => {
+        this.running--;
+        this.stopped = true;
+        this.waiter?.reject(err);
+        this.waiter = undefined;
+        if (this.running === 0) this.idle?.();
+      },
+    );
+  }
+}
+
+/** Rate of `submit` with `inFlight` outstanding all the time. */
+export async function inFlightRate(name: string, inFlight: number, submit: () => Promise<unknown>, progress: (t: string) => void): Promise<Measurement> {
+  const pump = new Pump(inFlight, submit);
+  try {
+    return await measure(name, () => pump.next(inFlight), { onProgress: progress, opsPerCall: inFlight });
+  } finally {
+    await pump.stop();
+  }
+}

@@ -16,7 +16,7 @@ import { Factory, createPhone } from '../../src/device/index.js';
 import type { TeeDriver } from '../../src/ree/client-api/index.js';
 import { WalletTaSession } from '../../src/ree/wallet/ta-session.js';
 import { measureCpkMapping } from './cpk-map.js';
-import { compare, GOALS, measure, type BenchSuite, type Comparison, type Measurement } from './harness.js';
+import { compare, GOALS, inFlightRate, measure, type BenchSuite, type Comparison, type Measurement } from './harness.js';
 
 /**
  * A wallet-TA instance runs one command at a time (GP/OP-TEE semantics: a TA instance is single
@@ -58,10 +58,16 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
           const where = thread === 'worker' ? ', key on own thread' : '';
           const one = await measure(`full-stack SIGN (1 session${where})`, signers[0]!.sign, { onProgress: progress });
           rows.push(compare('sign', name, one, rawSign, goal));
-          const many = await measure(`full-stack SIGN (${SESSIONS} sessions${where})`, () => Promise.all(signers.map((s) => s.sign())), {
-            opsPerCall: SESSIONS,
-            onProgress: progress,
-          });
+          // Every session keeps one call outstanding all the time (a new one as each answer arrives).
+          const idle = [...signers];
+          const many = await inFlightRate(`full-stack SIGN (${SESSIONS} sessions${where})`, SESSIONS, async () => {
+            const signer = idle.pop()!;
+            try {
+              await signer.sign();
+            } finally {
+              idle.push(signer);
+            }
+          }, progress);
           rows.push(compare('sign', name, many, rawSign, goal));
           for (const s of signers) await s.close();
         } finally {
