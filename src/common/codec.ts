@@ -80,24 +80,31 @@ function normalise(value: unknown, depth: number, origin: TeeOrigin): unknown {
   return out;
 }
 
-/** The values encoded back to back in `bytes` (at least one; every byte used), not yet normalised. */
-function unpackAll(bytes: Uint8Array, maxBytes: number, origin: TeeOrigin): unknown[] {
+/**
+ * The values encoded back to back in `bytes` (at least one; every byte used), not yet normalised.
+ * Reading stops at the first value past `maxValues`, so a flood of tiny values costs no more than that.
+ */
+function unpackAll(bytes: Uint8Array, maxValues: number, maxBytes: number, origin: TeeOrigin): unknown[] {
   if (!(bytes instanceof Uint8Array)) throw new TeeError('BAD_PARAMETERS', 'message: expected bytes', origin);
   if (bytes.length === 0) throw new TeeError('BAD_PARAMETERS', 'message: empty', origin);
   if (bytes.length > maxBytes) throw new TeeError('BAD_PARAMETERS', `message: ${bytes.length} bytes exceeds limit ${maxBytes}`, origin);
+  const values: unknown[] = [];
   try {
-    // unpackMultiple reads values until the input ends; a value cut short throws.
-    const values = packr.unpackMultiple(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)) as unknown[] | undefined;
-    if (!values || values.length === 0) throw new Error('no value');
-    return values;
+    // unpackMultiple reads values until the input ends (a value cut short throws) or we say stop.
+    packr.unpackMultiple(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), (value: unknown) => {
+      values.push(value);
+      return values.length <= maxValues;
+    });
   } catch {
     throw new TeeError('BAD_PARAMETERS', 'message: malformed encoding', origin);
   }
+  if (values.length === 0) throw new TeeError('BAD_PARAMETERS', 'message: malformed encoding', origin);
+  return values;
 }
 
 /** Decode untrusted bytes into a plain value, or throw TeeError('BAD_PARAMETERS'). */
 export function decode(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, origin: TeeOrigin = 'COMMS'): unknown {
-  const values = unpackAll(bytes, maxBytes, origin);
+  const values = unpackAll(bytes, 1, maxBytes, origin);
   // A single value must use every byte: trailing data is malformed.
   if (values.length !== 1) throw new TeeError('BAD_PARAMETERS', 'message: malformed encoding', origin);
   return normalise(values[0], 0, origin);
@@ -108,7 +115,7 @@ export function decode(bytes: Uint8Array, maxBytes = MAX_MESSAGE_BYTES, origin: 
  * concatenated), each checked as `decode` checks one. Throws TeeError('BAD_PARAMETERS').
  */
 export function decodeSequence(bytes: Uint8Array, maxValues: number, maxBytes = MAX_MESSAGE_BYTES, origin: TeeOrigin = 'COMMS'): unknown[] {
-  const values = unpackAll(bytes, maxBytes, origin);
+  const values = unpackAll(bytes, maxValues, maxBytes, origin);
   if (values.length > maxValues) throw new TeeError('BAD_PARAMETERS', `message: more than ${maxValues} values`, origin);
   return values.map((v) => normalise(v, 0, origin));
 }

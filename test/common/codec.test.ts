@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { decode, encode, MAX_MESSAGE_BYTES } from '../../src/common/codec.js';
-import { fromHex, toHex } from '../../src/common/bytes.js';
+import { decode, decodeSequence, encode, MAX_MESSAGE_BYTES } from '../../src/common/codec.js';
+import { concatBytes, fromHex, toHex } from '../../src/common/bytes.js';
 import { TeeError } from '../../src/common/errors.js';
 import { failure } from '../support/errors.js';
 
@@ -193,5 +193,31 @@ describe('decode of untrusted bytes', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('decodeSequence (values back to back, as a coalesced channel record carries them)', () => {
+  it('decodes each value as decode would, in order', () => {
+    const values = [{ t: 'note', m: 'a', p: new Uint8Array([1, 2]) }, 7, 'x', [1, { b: true }]];
+    const bytes = concatBytes(...values.map((v) => encode(v)));
+    expect(decodeSequence(bytes, 4)).toEqual(values);
+    expect(decodeSequence(encode(5), 1)).toEqual([5]);
+  });
+
+  it('refuses more values than allowed, an empty input, a value cut short, and each value as decode does', () => {
+    const many = concatBytes(...Array.from({ length: 5 }, (_, i) => encode(i)));
+    expect(failure(() => decodeSequence(many, 4))).toMatchObject({ code: 'BAD_PARAMETERS', message: 'message: more than 4 values' });
+    expect(failure(() => decodeSequence(new Uint8Array(0), 4)).code).toBe('BAD_PARAMETERS');
+    expect(failure(() => decodeSequence(concatBytes(encode(1), encode('abc').subarray(0, 2)), 4)).message).toBe('message: malformed encoding');
+    expect(failure(() => decodeSequence(concatBytes(encode(1), fromHex('c1')), 4)).code).toBe('BAD_PARAMETERS');
+  });
+
+  it('stops reading at the first value past the limit: a flood of tiny values is refused, not collected', () => {
+    // 1 MiB of positive fixints is a million values; reading stops at the 65th.
+    const flood = new Uint8Array(MAX_MESSAGE_BYTES - 4096);
+    const err = failure(() => decodeSequence(flood, 64));
+    expect(err.message).toBe('message: more than 64 values');
+    // decode (one value) reads at most two before calling the rest trailing data.
+    expect(failure(() => decode(flood)).message).toBe('message: malformed encoding');
   });
 });
