@@ -314,6 +314,24 @@ export const nativeProvider: CryptoProvider = {
     return lowS(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
   },
 
+  loadSigningKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array) {
+    checkSignatureAlgorithm(algorithm, 'sign');
+    // OpenSSL holds the key from here on; the caller's bytes are not referenced again.
+    let key: KeyObject | undefined = privateKeyObject(algorithm, secretKey);
+    return {
+      algorithm,
+      sign(message: Uint8Array): Uint8Array {
+        if (!key) throw new TeeError('BAD_STATE', 'sign: key was destroyed');
+        checkMessage(message, 'sign');
+        if (algorithm === 'ed25519') return u8(nodeSign(null, message, key));
+        return lowS(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+      },
+      destroy(): void {
+        key = undefined;
+      },
+    };
+  },
+
   signAsync(algorithm: SignatureAlgorithm, secretKey, message) {
     // The same checks and key import as `sign` on this thread; only OpenSSL's signing goes to the pool.
     let key: KeyObject;

@@ -202,6 +202,27 @@ export const nobleProvider: CryptoProvider = {
     return ed25519.sign(message, secretKey);
   },
 
+  loadSigningKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array) {
+    checkSignatureAlgorithm(algorithm, 'sign');
+    checkSecretKeyFor(algorithm, secretKey);
+    // A private copy, zeroed by destroy: the caller may zeroize its own at once.
+    const key = new Uint8Array(secretKey);
+    let live = true;
+    return {
+      algorithm,
+      sign(message: Uint8Array): Uint8Array {
+        if (!live) throw new TeeError('BAD_STATE', 'sign: key was destroyed');
+        checkMessage(message, 'sign');
+        if (algorithm === 'p256') return nobleP256.sign(message, key, { prehash: true, lowS: true });
+        return ed25519.sign(message, key);
+      },
+      destroy(): void {
+        live = false;
+        key.fill(0);
+      },
+    };
+  },
+
   verify(algorithm, publicKey, message, signature) {
     try {
       if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array)) return false;

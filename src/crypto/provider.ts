@@ -33,6 +33,18 @@ export interface KeyPair {
 }
 
 /**
+ * A signing key loaded into the provider once and used by reference, as a PKCS#11 object handle or
+ * a KeyMint key blob is: no import, copy or check of the secret bytes per signature.
+ */
+export interface LoadedSigningKey {
+  readonly algorithm: SignatureAlgorithm;
+  /** The same signature `sign` would give. Throws TeeError('BAD_STATE') after `destroy`. */
+  sign(message: Uint8Array): Uint8Array;
+  /** Forget the key (the provider's copy is zeroed where it holds one). */
+  destroy(): void;
+}
+
+/**
  * A fixed list of points prepared for repeated sums (a CPK public matrix): the encodings are copied
  * when prepared, and each point is decoded (decompressed and checked) the first time a sum uses it,
  * then kept decoded. Opaque: only the provider that prepared it can use it.
@@ -91,6 +103,11 @@ export interface CryptoProvider {
    * same TeeError as `sign` for bad input.
    */
   signAsync?(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): Promise<Uint8Array>;
+  /**
+   * Load a signing key for many signatures (throws as `sign` does for a bad algorithm or key). The
+   * caller's buffer is not kept: it may be zeroized at once.
+   */
+  loadSigningKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array): LoadedSigningKey;
   verify(algorithm: SignatureAlgorithm, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
   /**
    * Optional: the same answer as `verify`, computed off the calling thread where the provider can

@@ -83,6 +83,7 @@ export function spyProvider(inner: CryptoProvider): { provider: CryptoProvider; 
     },
     publicKeyOf: (a, s) => inner.publicKeyOf(a, s),
     sign: (a, s, m) => inner.sign(a, s, m),
+    loadSigningKey: (a, s) => inner.loadSigningKey(a, s),
     verify: (a, p, m, s) => inner.verify(a, p, m, s),
     x25519: (s, p) => inner.x25519(s, p),
     p256Ecdh: (s, p) => inner.p256Ecdh(s, p),

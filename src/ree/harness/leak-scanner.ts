@@ -76,6 +76,7 @@ export function recordingProvider(base: CryptoProvider): { provider: CryptoProvi
     },
     publicKeyOf: (alg, sk) => (keep(sk), base.publicKeyOf(alg, sk)),
     sign: (alg, sk, m) => (keep(sk), base.sign(alg, sk, m)),
+    loadSigningKey: (alg, sk) => (keep(sk), base.loadSigningKey(alg, sk)),
     verify: (alg, pk, m, s) => base.verify(alg, pk, m, s),
     x25519: (sk, pk) => {
       keep(sk);

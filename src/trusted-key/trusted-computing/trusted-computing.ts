@@ -21,7 +21,7 @@ import { concatBytes, toHex, u32be, utf8, zeroize } from '../../common/bytes.js'
 import { abytes, aint, aoneOf, astring } from '../../common/checks.js';
 import { TeeError } from '../../common/errors.js';
 import type { TraceSink } from '../../common/trace.js';
-import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type CryptoProvider, type SignatureAlgorithm } from '../../crypto/provider.js';
+import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type CryptoProvider, type LoadedSigningKey, type SignatureAlgorithm } from '../../crypto/provider.js';
 import {
   decodeIssuancePackage,
   decodePublicMatrix,
@@ -100,6 +100,8 @@ export class TrustedComputing {
    * go to storage first and then here, so the table never holds what storage no longer does.
    */
   readonly #loaded = new Map<string, KeyRecord>();
+  /** Signing keys loaded into the provider for keys held in memory (see #signWith). */
+  readonly #signers = new Map<string, { usage: KeyUsage; key: LoadedSigningKey }>();
   readonly #matrices = new Map<string, PublicMatrix>();
   readonly #trace: TraceSink | undefined;
   readonly #now: () => number;
@@ -160,13 +162,13 @@ export class TrustedComputing {
   /** Raw signature over caller data: only 'sign' keys. */
   async sign(keyId: string, message: Uint8Array): Promise<Uint8Array> {
     abytes(message, 'message', { max: MAX_DATA_BYTES });
+    const check = (usage: KeyUsage) => {
+      if (usage === 'payment') denied('sign: a payment key signs only payment statements confirmed on the trusted UI');
+      if (usage !== 'sign') denied(`sign: key usage '${usage}' does not allow signing`);
+    };
     // Signed here, not on the provider's thread pool (signAsync): on this 2-core machine the hand-off
     // cost the event loop more than the signature it moved (docs/BENCHMARKS.md).
-    return this.#with(keyId, (r) => {
-      if (r.usage === 'payment') denied('sign: a payment key signs only payment statements confirmed on the trusted UI');
-      if (r.usage !== 'sign') denied(`sign: key usage '${r.usage}' does not allow signing`);
-      return this.#provider.sign(r.algorithm as SignatureAlgorithm, r.secretKey, message);
-    });
+    return this.#signWith(keyId, check, message);
   }
 
   /** Verify with one of the key's own public keys ('sign' or 'payment' keys). */
@@ -268,6 +270,7 @@ export class TrustedComputing {
       await this.#store.delete(keyObject(keyId));
       this.#unload(keyId);
     } else {
+      this.#dropSigner(keyId);
       zeroize(this.#transient.get(keyId)?.secretKey ?? new Uint8Array(0));
       this.#transient.delete(keyId);
     }
@@ -282,10 +285,9 @@ export class TrustedComputing {
    */
   async signPaymentStatement(keyId: string, statement: SignedStatement): Promise<Uint8Array> {
     const bytes = signingBytes(statement);
-    return this.#with(keyId, (r) => {
-      if (r.usage !== 'payment') denied('payment: not a payment key');
-      return this.#provider.sign('p256', r.secretKey, bytes);
-    });
+    return this.#signWith(keyId, (usage) => {
+      if (usage !== 'payment') denied('payment: not a payment key');
+    }, bytes);
   }
 
   /** The identity a payment key belongs to. ACCESS_DENIED for any other key. */
@@ -475,6 +477,43 @@ export class TrustedComputing {
   }
 
 
+  /**
+   * Sign with a key held in memory through its loaded signing key (made at its first signature), so
+   * a signature neither copies nor re-imports the secret; `check` refuses the key's usage first.
+   */
+  async #signWith(keyId: string, check: (usage: KeyUsage) => void, message: Uint8Array): Promise<Uint8Array> {
+    const loaded = this.#signers.get(keyId);
+    if (loaded) {
+      check(loaded.usage);
+      const record = this.#loaded.get(keyId);
+      if (record) {
+        // Still in use: most recently used in the table of loaded records.
+        this.#loaded.delete(keyId);
+        this.#loaded.set(keyId, record);
+      }
+      return loaded.key.sign(message);
+    }
+    return this.#with(keyId, (r) => {
+      check(r.usage);
+      const known = this.#signers.get(keyId); // loaded meanwhile by a concurrent call
+      if (known) return known.key.sign(message);
+      const key = this.#provider.loadSigningKey(r.algorithm as SignatureAlgorithm, r.secretKey);
+      // Only keys this module holds in memory keep a signer; it goes when they go (#dropSigner).
+      const held = this.#transient.has(keyId) || this.#loaded.has(keyId);
+      if (held) this.#signers.set(keyId, { usage: r.usage, key });
+      try {
+        return key.sign(message);
+      } finally {
+        if (!held) key.destroy();
+      }
+    });
+  }
+
+  #dropSigner(keyId: string): void {
+    this.#signers.get(keyId)?.key.destroy();
+    this.#signers.delete(keyId);
+  }
+
   /** A copy of the record; the caller zeroizes its secret. */
   async #load(keyId: string): Promise<{ record: KeyRecord; persistent: boolean }> {
     if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) notFound();
@@ -498,6 +537,7 @@ export class TrustedComputing {
   }
 
   #unload(keyId: string): void {
+    this.#dropSigner(keyId);
     const record = this.#loaded.get(keyId);
     if (record) zeroize(record.secretKey);
     this.#loaded.delete(keyId);
@@ -505,6 +545,8 @@ export class TrustedComputing {
 
   /** Zeroize every key held in memory (transient keys and loaded records): the key is switching off. */
   forget(): void {
+    for (const s of this.#signers.values()) s.key.destroy();
+    this.#signers.clear();
     for (const r of this.#transient.values()) zeroize(r.secretKey);
     for (const r of this.#loaded.values()) zeroize(r.secretKey);
     this.#transient.clear();

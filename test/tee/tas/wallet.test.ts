@@ -135,6 +135,9 @@ describe('wallet TA through the Client API', () => {
     const err = await failure(w.call('SIGN', { message: utf8('anything at all') }, id.handle));
     expect(err.code).toBe('ACCESS_DENIED');
     expect(err.message).toMatch(/payment key/);
+    // Still refused once the key has signed a payment statement (and sits loaded in the key's engine).
+    await w.call('SIGN_OFFLINE_OFFER', { txId: 'bypass-check-1', amount: 100, currency: 'CNY', expiresAt: Date.now() + 60_000 }, id.handle);
+    expect((await failure(w.call('SIGN', { message: utf8('anything at all') }, id.handle))).code).toBe('ACCESS_DENIED');
     // Nor can it be deleted or used as an encryption or agreement key.
     expect((await failure(w.call('DELETE_KEY', {}, id.handle))).code).toBe('ACCESS_DENIED');
     expect((await failure(w.call('ENCRYPT', { plaintext: utf8('m') }, id.handle))).code).toBe('ACCESS_DENIED');
