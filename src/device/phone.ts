@@ -97,6 +97,9 @@ function redactingTrace(trace: TraceSink | undefined): TraceSink | undefined {
 }
 
 export async function createPhone(options: PhoneOptions): Promise<Phone> {
+  const onWorker = options.trustedKeyThread === 'worker';
+  // Checked before anything is created: a function cannot cross to the key's thread.
+  if (onWorker && options.now) throw new TeeError('BAD_PARAMETERS', 'phone: a trusted key on its own thread keeps its own clock (no now option)', 'API');
   const provider = options.provider ?? defaultProvider();
   const { dir, factory, name } = options;
   const teeDir = join(dir, 'tee');
@@ -140,8 +143,6 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
     ...(options.pinLimit !== undefined ? { pinLimit: options.pinLimit } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
   };
-  const onWorker = options.trustedKeyThread === 'worker';
-  if (onWorker && options.now) throw new TeeError('BAD_PARAMETERS', 'phone: a trusted key on its own thread keeps its own clock (no now option)', 'API');
   // Open and connect the key where it runs; returns how to reach (inline) and close it.
   const startKey = async (): Promise<{ inline?: TrustedKey; close: () => Promise<void> }> => {
     if (onWorker) return startTrustedKeyWorker(keyOptions, provider.name, openTransport, trace);
