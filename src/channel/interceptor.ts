@@ -9,8 +9,7 @@
  *
  * A hook that throws is a bug in the script: the exception is not caught.
  */
-import { TeeError } from '../common/errors.js';
-import { createMemoryTransportPair, type Transport } from './transport.js';
+import { createMemoryTransportPair, forwardFrame, type Transport } from './transport.js';
 
 export type Direction = 'initiator->responder' | 'responder->initiator';
 export const TO_RESPONDER: Direction = 'initiator->responder';
@@ -76,15 +75,7 @@ export function interceptTransports(initiatorSide: Transport, responderSide: Tra
   const waiters: { direction: Direction; count: number; resolve: () => void }[] = [];
 
   const target = (direction: Direction): Transport => (direction === TO_RESPONDER ? responderSide : initiatorSide);
-  const forward = (direction: Direction, frame: Uint8Array): void => {
-    const out = target(direction);
-    if (out.closed) return;
-    try {
-      out.send(frame);
-    } catch (err) {
-      if (!(err instanceof TeeError)) throw err; // a wire that just closed swallows the frame
-    }
-  };
+  const forward = (direction: Direction, frame: Uint8Array): void => forwardFrame(target(direction), frame);
   const record = (direction: Direction, index: number, frame: Uint8Array, action: LoggedFrame['action']): void => {
     log.push({ seq: log.length, direction, index, frame, action });
   };

@@ -7,7 +7,7 @@
  */
 import type { MessagePort } from 'node:worker_threads';
 import { TeeError } from '../common/errors.js';
-import { BaseTransport, DEFAULT_MAX_FRAME_BYTES, type Transport } from './transport.js';
+import { BaseTransport, DEFAULT_MAX_FRAME_BYTES, forwardFrame, type Transport } from './transport.js';
 
 class PortTransport extends BaseTransport {
   constructor(private readonly port: MessagePort) {
@@ -41,16 +41,8 @@ export function createPortTransport(port: MessagePort): Transport {
  * both (as a wire would). For carrying a channel between threads through the REE's interceptor.
  */
 export function pipeTransports(a: Transport, b: Transport): void {
-  const forward = (to: Transport) => (frame: Uint8Array) => {
-    if (to.closed) return;
-    try {
-      to.send(frame);
-    } catch (err) {
-      if (!(err instanceof TeeError)) throw err; // closing under us: the frame goes with the wire
-    }
-  };
-  a.onFrame(forward(b));
-  b.onFrame(forward(a));
+  a.onFrame((frame) => forwardFrame(b, frame));
+  b.onFrame((frame) => forwardFrame(a, frame));
   a.onClose(() => b.close());
   b.onClose(() => a.close());
 }

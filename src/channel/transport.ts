@@ -134,6 +134,19 @@ export abstract class BaseTransport implements Transport {
 
 const EMPTY = new Uint8Array(0);
 
+/**
+ * Hand a frame on to `to`, as a carrier does: a transport that is closed or closing under us takes
+ * the frame with it (no error); anything but a TeeError is a bug and goes up.
+ */
+export function forwardFrame(to: Transport, frame: Uint8Array): void {
+  if (to.closed) return;
+  try {
+    to.send(frame);
+  } catch (err) {
+    if (!(err instanceof TeeError)) throw err;
+  }
+}
+
 class MemoryTransport extends BaseTransport {
   peer: MemoryTransport | undefined;
 

@@ -159,6 +159,12 @@ function signingKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array, messag
   return key;
 }
 
+/** One signature in the shared format with an imported key (the message already checked). */
+function signWithKey(algorithm: SignatureAlgorithm, key: KeyObject, message: Uint8Array): Uint8Array {
+  if (algorithm === 'ed25519') return u8(nodeSign(null, message, key));
+  return lowS(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+}
+
 /** OpenSSL does not normalise S; the shared format is low-S (one valid encoding per signature). */
 function lowS(sig: Buffer): Uint8Array {
   // Half the time S is already low: a byte compare settles it without bigint arithmetic.
@@ -309,9 +315,7 @@ export const nativeProvider: CryptoProvider = {
   },
 
   sign(algorithm: SignatureAlgorithm, secretKey, message) {
-    const key = signingKey(algorithm, secretKey, message);
-    if (algorithm === 'ed25519') return u8(nodeSign(null, message, key));
-    return lowS(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+    return signWithKey(algorithm, signingKey(algorithm, secretKey, message), message);
   },
 
   loadSigningKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array) {
@@ -323,8 +327,7 @@ export const nativeProvider: CryptoProvider = {
       sign(message: Uint8Array): Uint8Array {
         if (!key) throw new TeeError('BAD_STATE', 'sign: key was destroyed');
         checkMessage(message, 'sign');
-        if (algorithm === 'ed25519') return u8(nodeSign(null, message, key));
-        return lowS(nodeSign('sha256', message, { key, dsaEncoding: 'ieee-p1363' }));
+        return signWithKey(algorithm, key, message);
       },
       destroy(): void {
         key = undefined;

@@ -38,6 +38,12 @@ import {
 } from './common.js';
 
 const Point = nobleP256.Point;
+
+/** One signature in the shared format (inputs already checked): P-256 over SHA-256 with low S, or Ed25519. */
+function nobleSign(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): Uint8Array {
+  if (algorithm === 'p256') return nobleP256.sign(message, secretKey, { prehash: true, lowS: true });
+  return ed25519.sign(message, secretKey);
+}
 const N = Point.Fn.ORDER;
 
 function decodePoint(bytes: Uint8Array, title: string) {
@@ -198,8 +204,7 @@ export const nobleProvider: CryptoProvider = {
     checkSignatureAlgorithm(algorithm, 'sign');
     checkSecretKeyFor(algorithm, secretKey);
     checkMessage(message, 'sign');
-    if (algorithm === 'p256') return nobleP256.sign(message, secretKey, { prehash: true, lowS: true });
-    return ed25519.sign(message, secretKey);
+    return nobleSign(algorithm, secretKey, message);
   },
 
   loadSigningKey(algorithm: SignatureAlgorithm, secretKey: Uint8Array) {
@@ -213,8 +218,7 @@ export const nobleProvider: CryptoProvider = {
       sign(message: Uint8Array): Uint8Array {
         if (!live) throw new TeeError('BAD_STATE', 'sign: key was destroyed');
         checkMessage(message, 'sign');
-        if (algorithm === 'p256') return nobleP256.sign(message, key, { prehash: true, lowS: true });
-        return ed25519.sign(message, key);
+        return nobleSign(algorithm, key, message);
       },
       destroy(): void {
         live = false;

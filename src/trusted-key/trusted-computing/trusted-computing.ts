@@ -485,12 +485,7 @@ export class TrustedComputing {
     const loaded = this.#signers.get(keyId);
     if (loaded) {
       check(loaded.usage);
-      const record = this.#loaded.get(keyId);
-      if (record) {
-        // Still in use: most recently used in the table of loaded records.
-        this.#loaded.delete(keyId);
-        this.#loaded.set(keyId, record);
-      }
+      this.#touch(keyId);
       return loaded.key.sign(message);
     }
     return this.#with(keyId, (r) => {
@@ -519,12 +514,8 @@ export class TrustedComputing {
     if (typeof keyId !== 'string' || !KEY_ID_PATTERN.test(keyId)) notFound();
     const transient = this.#transient.get(keyId);
     if (transient) return { record: { ...transient, secretKey: new Uint8Array(transient.secretKey) }, persistent: false };
-    const known = this.#loaded.get(keyId);
-    if (known) {
-      this.#loaded.delete(keyId);
-      this.#loaded.set(keyId, known);
-      return { record: { ...known, secretKey: new Uint8Array(known.secretKey) }, persistent: true };
-    }
+    const known = this.#touch(keyId);
+    if (known) return { record: { ...known, secretKey: new Uint8Array(known.secretKey) }, persistent: true };
     const id = keyObject(keyId);
     if (!(await this.#store.has(id))) notFound();
     const record = decodeKeyRecord(await this.#store.get(id));
@@ -534,6 +525,16 @@ export class TrustedComputing {
     }
     this.#loaded.set(keyId, { ...record, secretKey: new Uint8Array(record.secretKey) });
     return { record, persistent: true };
+  }
+
+  /** A loaded persistent record, marked most recently used (undefined if not loaded). */
+  #touch(keyId: string): KeyRecord | undefined {
+    const record = this.#loaded.get(keyId);
+    if (record) {
+      this.#loaded.delete(keyId);
+      this.#loaded.set(keyId, record);
+    }
+    return record;
   }
 
   #unload(keyId: string): void {

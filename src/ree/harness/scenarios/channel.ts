@@ -2,6 +2,7 @@
 import { acceptChannel, connectChannel, createChannelIdentity, createInterceptedPair, createRoot, flipBit, truncate, TO_INITIATOR, TO_RESPONDER, type ChannelIdentity, type Direction } from '../../../channel/index.js';
 import type { Adversary, PhoneName } from '../adversary.js';
 import { outcome, sleep, type Scenario, type ScenarioResult } from '../scenario.js';
+import { offerFromBob } from './payments.js';
 
 /** Apply `change` to the next frame the endpoints send in `direction` on the phone's link, once. */
 export function tamperNext(adv: Adversary, name: PhoneName, direction: Direction, change: (f: Uint8Array) => Uint8Array): void {
@@ -74,11 +75,9 @@ export const channelScenarios: Scenario[] = [
     run: async (ctx) => {
       const adv = await ctx.adv();
       const alice = await adv.wallet('alice');
-      const bob = await adv.wallet('bob');
       const aliceId = await alice.identity('alice');
-      const bobId = await bob.identity('bob');
       const before = await alice.call('OFFLINE_STATE', {}, aliceId);
-      const { signed: offer } = await bob.call('SIGN_OFFLINE_OFFER', { txId: `replay-${Date.now()}`, amount: 100, currency: 'CNY', expiresAt: Date.now() + 600_000 }, bobId);
+      const offer = await offerFromBob(adv, 100, `replay-${Date.now()}`);
       const link = adv.link('alice');
       const mark = link.log.length;
       await alice.call('PAY_OFFLINE', { offer }, aliceId);

@@ -69,6 +69,12 @@ const bytes = (v: unknown, title: string, max = 1024 * 1024) => abytes(v, title,
 const optional = <T>(v: unknown, check: (v: unknown) => T): T | undefined => (v === undefined || v === null ? undefined : check(v));
 const id = (v: unknown, title: string) => astring(v, title, { min: 1, max: 64, pattern: ID_PATTERN });
 
+/** `params` plus the caller's optional `display` text (what the REE app would show), checked. */
+function withDisplay(params: Args, args: Args): Args {
+  const display = optional(args.display, (v) => astring(v, 'display', { min: 1, max: 512 }));
+  return display === undefined ? params : { ...params, display };
+}
+
 function handleValue(call: Call): WalletHandle {
   return call.session.handles.get(call.handle!);
 }
@@ -186,9 +192,7 @@ const COMMANDS: Record<WalletCommand, (c: Call) => Promise<Args>> = {
     return {};
   },
   async SIGN_ONLINE_PAYMENT(c) {
-    const params: Args = { keyId: handleValue(c).keyId, request: bytes(c.args.request, 'request', 4096) };
-    const display = optional(c.args.display, (v) => astring(v, 'display', { min: 1, max: 512 }));
-    if (display !== undefined) params.display = display;
+    const params = withDisplay({ keyId: handleValue(c).keyId, request: bytes(c.args.request, 'request', 4096) }, c.args);
     return tk(c.session, 'tk.signOnlinePayment', params, true);
   },
   async SIGN_OFFLINE_OFFER(c) {
@@ -202,9 +206,7 @@ const COMMANDS: Record<WalletCommand, (c: Call) => Promise<Args>> = {
     });
   },
   async PAY_OFFLINE(c) {
-    const params: Args = { keyId: handleValue(c).keyId, offer: bytes(c.args.offer, 'offer', 8192) };
-    const display = optional(c.args.display, (v) => astring(v, 'display', { min: 1, max: 512 }));
-    if (display !== undefined) params.display = display;
+    const params = withDisplay({ keyId: handleValue(c).keyId, offer: bytes(c.args.offer, 'offer', 8192) }, c.args);
     return tk(c.session, 'tk.payOffline', params, true);
   },
   async ACCEPT_OFFLINE_PAYMENT(c) {
