@@ -8,7 +8,7 @@
  * registered right after `await connectChannel(…)` see the peer's first requests.
  */
 import { concatBytes, zeroize } from '../common/bytes.js';
-import { aint } from '../common/checks.js';
+import { abool, aint } from '../common/checks.js';
 import { decodeSequence, encode } from '../common/codec.js';
 import { TeeError, teeErrorFromWire, toTeeError } from '../common/errors.js';
 import { defaultProvider } from '../crypto/index.js';
@@ -142,7 +142,7 @@ function resolveOptions(options: ChannelOptions): Resolved {
     provider: options.provider ?? defaultProvider(),
     handshakeTimeoutMs: aint(options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS, 'handshakeTimeoutMs', 1),
     callTimeoutMs: aint(options.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS, 'callTimeoutMs', 1),
-    coalesce: options.coalesce === true,
+    coalesce: options.coalesce === undefined ? false : abool(options.coalesce, 'coalesce'),
     record,
   };
 }

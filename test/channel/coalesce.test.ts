@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { concatBytes } from '../../src/common/bytes.js';
 import { encode } from '../../src/common/codec.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
-import { createInterceptedPair, MAX_MESSAGES_PER_RECORD, TO_INITIATOR, TO_RESPONDER, type ChannelOptions } from '../../src/channel/index.js';
+import { connectChannel, createInterceptedPair, MAX_MESSAGES_PER_RECORD, TO_INITIATOR, TO_RESPONDER, type ChannelOptions } from '../../src/channel/index.js';
 import { RecordSender, RecordType } from '../../src/channel/record.js';
 import { closedWith, makePki, openPair, until } from './fixtures.js';
 
@@ -59,6 +59,12 @@ describe('coalescing messages into records', () => {
     await until(() => seen.length === count);
     expect(seen).toEqual(Array.from({ length: count }, (_, i) => i));
     tk.close();
+  });
+
+  it('refuses a coalesce option that is not a boolean', async () => {
+    const wire = createInterceptedPair();
+    const err = await connectChannel(wire.initiator, pki.trustedKey, { provider, coalesce: 'yes' as unknown as boolean }).then(() => undefined, (e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('BAD_PARAMETERS');
   });
 
   it('close sends what is queued before the close notice', async () => {

@@ -98,8 +98,11 @@ describe('trusted key on its own thread', () => {
     expect({ code: err.code, origin: err.origin }).toEqual({ code: 'SECURITY', origin: 'TRUSTED_KEY' });
   });
 
-  it('refuses a clock option it cannot take across the thread', async () => {
+  it('refuses a clock option it cannot take across the thread, and an unknown thread', async () => {
     const err = await failure(createPhone({ ...options('nora'), now: () => 0 }));
     expect(err.code).toBe('BAD_PARAMETERS');
+    const bad = await failure(createPhone({ ...options('nora'), trustedKeyThread: 'gpu' as 'worker' }));
+    expect({ code: bad.code, origin: bad.origin }).toEqual({ code: 'BAD_PARAMETERS', origin: 'API' });
+    expect(bad.message).toMatch(/trustedKeyThread: expected one of inline, worker/);
   });
 });
