@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { TeeError } from '../../src/common/errors.js';
 import { PROVIDERS, type SignatureAlgorithm } from '../../src/crypto/index.js';
+import { failure } from '../support/errors.js';
 
 const HALF_N = PROVIDERS.noble.p256.order >> 1n;
 
@@ -23,25 +24,16 @@ for (const provider of Object.values(PROVIDERS)) {
         }
         if (expectedEd25519) expect(key.sign(new Uint8Array([1]))).toEqual(expectedEd25519);
         key.destroy();
-        const err = (() => {
-          try {
-            key.sign(new Uint8Array([1]));
-          } catch (e) {
-            return e;
-          }
-        })();
-        expect(err).toBeInstanceOf(TeeError);
-        expect((err as TeeError).code).toBe('BAD_STATE');
+        expect(failure(() => key.sign(new Uint8Array([1]))).code).toBe('BAD_STATE');
       });
     }
 
     it('refuses what sign refuses, with the same error', () => {
       const pair = provider.generateKeyPair('p256');
       for (const [alg, sk] of [['x25519', pair.secretKey], ['p256', new Uint8Array(32)], ['p256', pair.secretKey.subarray(1)]] as [SignatureAlgorithm, Uint8Array][]) {
-        const a = (() => { try { provider.sign(alg, sk, new Uint8Array(1)); } catch (e) { return e as TeeError; } })();
-        const b = (() => { try { provider.loadSigningKey(alg, sk); } catch (e) { return e as TeeError; } })();
-        expect(b).toBeInstanceOf(TeeError);
-        expect({ code: b!.code, message: b!.message }).toEqual({ code: a!.code, message: a!.message });
+        const a = failure(() => provider.sign(alg, sk, new Uint8Array(1)));
+        const b = failure(() => provider.loadSigningKey(alg, sk));
+        expect({ code: b.code, message: b.message }).toEqual({ code: a.code, message: a.message });
       }
       const key = provider.loadSigningKey('p256', pair.secretKey);
       expect(() => key.sign('m' as unknown as Uint8Array)).toThrow(TeeError);

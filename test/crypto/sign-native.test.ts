@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { PROVIDERS, type SignatureAlgorithm } from '../../src/crypto/index.js';
-import { TeeError } from '../../src/common/errors.js';
+import { asyncFailure, failure } from '../support/errors.js';
 import { negateP256ScalarInPlace } from '../../src/crypto/common.js';
 
 const native = PROVIDERS.native;
@@ -40,16 +40,9 @@ describe('native signAsync', () => {
       ['p256', pair.secretKey, 'm' as unknown as Uint8Array],
     ];
     for (const [alg, key, m] of cases) {
-      let syncErr: unknown;
-      try {
-        native.sign(alg, key, m);
-      } catch (err) {
-        syncErr = err;
-      }
-      const asyncErr = await signAsync(alg, key, m).then(() => undefined, (err: unknown) => err);
-      expect(syncErr).toBeInstanceOf(TeeError);
-      expect(asyncErr).toBeInstanceOf(TeeError);
-      expect({ code: (asyncErr as TeeError).code, message: (asyncErr as TeeError).message }).toEqual({ code: (syncErr as TeeError).code, message: (syncErr as TeeError).message });
+      const syncErr = failure(() => native.sign(alg, key, m));
+      const asyncErr = await asyncFailure(signAsync(alg, key, m));
+      expect({ code: asyncErr.code, message: asyncErr.message }).toEqual({ code: syncErr.code, message: syncErr.message });
     }
   });
 });

@@ -22,3 +22,13 @@ export async function asyncFailure(p: Promise<unknown>): Promise<TeeError> {
   }
   throw new Error('expected a TeeError');
 }
+
+/** The code a promise rejects with: a TeeError's code, 'not a TeeError', or 'resolved' if it did not reject. */
+export async function rejectionCode(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    return err instanceof TeeError ? err.code : 'not a TeeError';
+  }
+  return 'resolved';
+}

@@ -1,9 +1,8 @@
 /** The TEE OS as a whole: TA installation, attestation PTA, trusted UI, trusted-key channel, shutdown. */
-import { asyncFailure as failure } from '../support/errors.js';
+import { asyncFailure as failure, failure as syncFailure } from '../support/errors.js';
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TeeError } from '../../src/common/errors.js';
 import { utf8 } from '../../src/common/bytes.js';
 import { decode, encode } from '../../src/common/codec.js';
 import { acceptChannel, connectChannel, createChannelIdentity, createMemoryTransportPair, createRoot, type SecureChannel } from '../../src/channel/index.js';
@@ -31,15 +30,6 @@ import { CMD, testTa } from './fixtures/test-ta.js';
 import { TA_A, TA_B, bootTee, provider, taSigningKey, tempDir, testPackage, testTaCode, trustedTaSigners, vendor, type BootedTee } from './helpers.js';
 
 
-function syncFailure(fn: () => unknown): TeeError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(TeeError);
-    return err as TeeError;
-  }
-  throw new Error('expected a TeeError');
-}
 
 describe('TEE OS', () => {
   let b: BootedTee;

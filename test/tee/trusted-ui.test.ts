@@ -1,18 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { TeeError } from '../../src/common/errors.js';
 import { utf8 } from '../../src/common/bytes.js';
 import { TrustedUi } from '../../src/tee/trusted-ui.js';
+import { rejectionCode as codeOf } from '../support/errors.js';
 
 const request = { title: 'Pay 12.00 EUR', lines: ['to shop-42', 'order 7'], requirePin: true };
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-  } catch (err) {
-    return err instanceof TeeError ? err.code : 'not a TeeError';
-  }
-  return 'resolved';
-}
 
 describe('TrustedUi', () => {
   it('cancels when no user is present', async () => {

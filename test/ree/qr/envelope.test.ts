@@ -12,6 +12,7 @@ import {
 import { encodeBase45, BASE45_ALPHABET } from '../../../src/ree/qr/base45.js';
 import { encode } from '../../../src/common/codec.js';
 import { TeeError, type TeeErrorCode } from '../../../src/common/errors.js';
+import { failure } from '../../support/errors.js';
 
 const NOW = 1_800_000_000_000;
 
@@ -26,18 +27,8 @@ function envelope(overrides: Partial<QrEnvelope> = {}): QrEnvelope {
   };
 }
 
-function errorOf(fn: () => unknown): TeeError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof TeeError) return err;
-    throw err;
-  }
-  throw new Error('expected a TeeError');
-}
-
 function expectError(fn: () => unknown, code: TeeErrorCode, message: RegExp): void {
-  const err = errorOf(fn);
+  const err = failure(fn);
   expect(err.code).toBe(code);
   expect(err.message).toMatch(message);
 }
