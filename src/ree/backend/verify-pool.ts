@@ -41,6 +41,8 @@ export class VerifyPool {
   private readonly workers: Worker[] = [];
   private readonly inflight: Map<number, Pending[]>[] = [];
   private readonly load: number[] = [];
+  /** One per worker: settles once it has loaded its modules (or exited). */
+  private readonly loaded: Promise<void>[] = [];
   private queue: Pending[] = [];
   private scheduled = false;
   private nextId = 1;
@@ -54,7 +56,15 @@ export class VerifyPool {
     for (let i = 0; i < size; i++) {
       const worker = new Worker(url, { workerData: { provider: options.provider } });
       const inflight = new Map<number, Pending[]>();
-      worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
+      let loaded!: () => void;
+      this.loaded.push(new Promise<void>((resolve) => (loaded = resolve)));
+      worker.once('exit', () => loaded());
+      worker.on('message', (message: { id: number; results: Uint8Array } | { ready: true }) => {
+        if ('ready' in message) {
+          loaded();
+          return;
+        }
+        const { id, results } = message;
         const batch = inflight.get(id);
         if (!batch) return;
         inflight.delete(id);
@@ -118,6 +128,9 @@ export class VerifyPool {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // A thread stopped while its module loader is still starting up can hang the process (seen
+    // under vitest), so each worker finishes loading first, within a bound, then is terminated.
+    await Promise.all(this.loaded.map((l) => Promise.race([l, new Promise((r) => setTimeout(r, 5000).unref())])));
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
 }

@@ -40,3 +40,6 @@ parentPort!.on('message', ({ id, count, packed }: Job) => {
   }
   parentPort!.postMessage({ id, results }, [results.buffer]);
 });
+
+// Loaded: the pool may now terminate this thread safely (see VerifyPool.close).
+parentPort!.postMessage({ ready: true });
