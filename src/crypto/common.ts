@@ -91,7 +91,12 @@ export const P256_HALF_ORDER_BYTES = bigIntTo32Bytes(P256_ORDER >> 1n);
  */
 export function checkP256SecretKey(secretKey: Uint8Array): void {
   checkSecretKey('p256', secretKey);
-  if (isAllZero(secretKey) || compareBigEndian(secretKey, P256_ORDER_BYTES) >= 0) throw new TeeError('BAD_PARAMETERS', 'p256: invalid secret key');
+  if (!isP256Scalar(secretKey)) throw new TeeError('BAD_PARAMETERS', 'p256: invalid secret key');
+}
+
+/** 32 bytes that, read big-endian, are in [1, n-1] (compared as bytes, as above). */
+export function isP256Scalar(bytes: Uint8Array): boolean {
+  return bytes.length === 32 && !isAllZero(bytes) && compareBigEndian(bytes, P256_ORDER_BYTES) < 0;
 }
 
 /** Secret-key check for any key algorithm (length, plus the scalar range for P-256). */

@@ -21,9 +21,9 @@ import {
   createPublicKey,
   diffieHellman,
   ECDH,
-  generateKeyPairSync,
   hkdfSync,
   randomBytes as nodeRandomBytes,
+  randomFillSync,
   sign as nodeSign,
   timingSafeEqual,
   verify as nodeVerify,
@@ -60,6 +60,7 @@ import {
   checkSignatureAlgorithm,
   isAllZero,
   isP256EncodingShape,
+  isP256Scalar,
   P256_ORDER,
 } from './common.js';
 
@@ -294,19 +295,15 @@ export const nativeProvider: CryptoProvider = {
 
   generateKeyPair(algorithm: KeyAlgorithm): KeyPair {
     checkKeyAlgorithm(algorithm, 'generateKeyPair');
-    let privateKey: KeyObject;
-    if (algorithm === 'p256') privateKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).privateKey;
-    else if (algorithm === 'ed25519') privateKey = generateKeyPairSync('ed25519').privateKey;
-    else privateKey = generateKeyPairSync('x25519').privateKey;
-    const jwk = privateKey.export({ format: 'jwk' });
-    const d = Buffer.from(jwk.d as string, 'base64url');
+    // The secret is 32 bytes from OpenSSL's CSPRNG (X25519: RFC 7748 §6.1; Ed25519 seed: RFC 8032
+    // §5.1.5; P-256: rejection sampling into [1, n-1], FIPS 186-5 A.2.2), imported like any other
+    // key. Not generateKeyPairSync: on Node 20 its finished job object can be garbage-collected
+    // while the new key's lock is held (e.g. during the key's export), and the job's destructor then
+    // waits on that lock for ever: a hung process, seen in a test run and reproduced in isolation.
     const secretKey = new Uint8Array(32);
-    secretKey.set(d, 32 - d.length); // JWK may drop leading zero bytes of a P-256 scalar
-    d.fill(0);
-    const fp = fingerprint(secretKey);
-    privateCache.set(secretKey, { alg: algorithm, key: privateKey, fingerprint: fp });
-    rememberByFingerprint(`${algorithm}:${fp.toString('base64')}`, privateKey);
-    return { secretKey, publicKey: rawPublicKey(algorithm, privateKey) };
+    do randomFillSync(secretKey);
+    while (algorithm === 'p256' && !isP256Scalar(secretKey));
+    return { secretKey, publicKey: rawPublicKey(algorithm, privateKeyObject(algorithm, secretKey)) };
   },
 
   publicKeyOf(algorithm, secretKey) {
