@@ -7,9 +7,10 @@
  * What cannot cross a thread stays behind: the provider goes by name, `now` is not supported, and
  * trace events come back as messages.
  */
-import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
+import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { TeeError, teeErrorFromWire, toTeeError, type TeeErrorCode, type TeeOrigin } from '../common/errors.js';
 import type { TraceEvent, TraceSink } from '../common/trace.js';
+import { startModuleWorker } from '../common/worker-module.js';
 import { createPortTransport, pipeTransports, type Transport } from '../channel/index.js';
 import type { ProviderName } from '../crypto/provider.js';
 import type { TrustedKeyOptions } from '../trusted-key/index.js';
@@ -57,10 +58,9 @@ export function startTrustedKeyWorker(
   openTransport: () => Promise<Transport>,
   trace?: TraceSink,
 ): Promise<HostedTrustedKey> {
-  const ts = import.meta.url.endsWith('.ts');
-  const url = new URL(ts ? './trusted-key-worker-tsx.mjs' : './trusted-key-worker.js', import.meta.url);
+  const module = new URL(`./trusted-key-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
   const start: WorkerStart = { options, provider, trace: trace !== undefined };
-  const worker = new Worker(url, { workerData: start });
+  const worker = startModuleWorker(module, { workerData: start });
   const send = (message: HostToWorker, transfer?: MessagePort[]) => worker.postMessage(message, transfer ?? []);
   let closing: Promise<void> | undefined;
   let exited = false;

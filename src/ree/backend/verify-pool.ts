@@ -9,8 +9,9 @@
  * Batch layout: per item [u8 key length][key][u8 signature length][signature][u32 BE message length][message].
  */
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { TeeError } from '../../common/errors.js';
+import { startModuleWorker } from '../../common/worker-module.js';
 import type { ProviderName } from '../../crypto/provider.js';
 
 interface Pending {
@@ -50,11 +51,10 @@ export class VerifyPool {
 
   constructor(options: VerifyPoolOptions) {
     const size = Math.max(1, options.size ?? availableParallelism());
-    // Run from TypeScript sources (tsx, vitest) the worker is a .ts file, loaded through tsx.
-    const ts = import.meta.url.endsWith('.ts');
-    const url = new URL(ts ? './verify-worker-tsx.mjs' : './verify-worker.js', import.meta.url);
+    // Our own module, next to this one: .ts when run from sources, .js when built.
+    const module = new URL(`./verify-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(url, { workerData: { provider: options.provider } });
+      const worker = startModuleWorker(module, { workerData: { provider: options.provider } });
       const inflight = new Map<number, Pending[]>();
       let loaded!: () => void;
       this.loaded.push(new Promise<void>((resolve) => (loaded = resolve)));
