@@ -103,11 +103,21 @@ const publicCache = new WeakMap<Uint8Array, PublicEntry>();
  * SHA-256 fingerprint already computed for the WeakMap check; bounded, least recently used first out.
  * Trade-off: a KeyObject (OpenSSL memory, never exported) outlives the caller's zeroized copy until
  * it is evicted or the process ends, as entries of the per-buffer cache already did until GC.
+ * X25519 keys are never kept here: they are the channel's ephemeral keys, used once and zeroized,
+ * and a copy kept for 128 more keys would undo the forward secrecy the handshake promises.
  */
 const FINGERPRINT_CACHE_SIZE = 128;
 const privateByFingerprint = new Map<string, KeyObject>();
 
+/** How many keys of each algorithm the by-content cache holds (counts only; for tests and diagnostics). */
+export function retainedPrivateKeys(): Record<KeyAlgorithm, number> {
+  const counts: Record<KeyAlgorithm, number> = { p256: 0, ed25519: 0, x25519: 0 };
+  for (const id of privateByFingerprint.keys()) counts[id.slice(0, id.indexOf(':')) as KeyAlgorithm]++;
+  return counts;
+}
+
 function rememberByFingerprint(id: string, key: KeyObject): void {
+  if (id.startsWith('x25519:')) return;
   privateByFingerprint.delete(id);
   if (privateByFingerprint.size >= FINGERPRINT_CACHE_SIZE) privateByFingerprint.delete(privateByFingerprint.keys().next().value!);
   privateByFingerprint.set(id, key);

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import { isP256Scalar } from '../../src/crypto/common.js';
+import { retainedPrivateKeys } from '../../src/crypto/native.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -56,5 +57,23 @@ describe('native key generation', () => {
     expect(a.secretKey).not.toEqual(b.secretKey);
     expect(PROVIDERS.noble.publicKeyOf(algorithm, a.secretKey)).toEqual(a.publicKey);
     if (algorithm === 'p256') expect(isP256Scalar(a.secretKey)).toBe(true);
+  });
+
+  it('keeps no X25519 key (the channel\'s ephemeral keys) in its by-content cache; signing keys may stay', () => {
+    const native = PROVIDERS.native;
+    const before = retainedPrivateKeys();
+    for (let i = 0; i < 5; i++) {
+      const mine = native.generateKeyPair('x25519');
+      const peer = native.generateKeyPair('x25519');
+      native.x25519(mine.secretKey, peer.publicKey);
+      mine.secretKey.fill(0);
+      peer.secretKey.fill(0);
+    }
+    const signer = native.generateKeyPair('p256');
+    native.sign('p256', new Uint8Array(signer.secretKey), new Uint8Array(8)); // a copy, as the trusted key passes one
+    const after = retainedPrivateKeys();
+    expect(before.x25519).toBe(0);
+    expect(after.x25519).toBe(0);
+    expect(after.p256).toBeGreaterThan(0);
   });
 });
