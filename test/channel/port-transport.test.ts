@@ -30,6 +30,22 @@ describe('port transport', () => {
     expect(() => a.send(new Uint8Array(1))).toThrow(TeeError);
   });
 
+  it('only the frame crosses, not the rest of the buffer it is a view into; the sender may reuse its buffer', async () => {
+    const { port1, port2 } = new MessageChannel();
+    const a = createPortTransport(port1);
+    const got = collect(createPortTransport(port2));
+    const pool = new Uint8Array(64 * 1024).fill(0xee); // other data sharing the sender's buffer
+    const frame = pool.subarray(100, 110);
+    frame.set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    a.send(frame);
+    frame.fill(0); // reused at once: what was sent must not change
+    await until(() => got.frames.length === 1);
+    expect(got.frames[0]).toEqual(new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]));
+    expect(got.frames[0]!.buffer.byteLength).toBe(10);
+    expect(pool.byteLength).toBe(64 * 1024); // the sender's buffer was not transferred away
+    a.close();
+  });
+
   it('a message that is not a frame closes the transport with COMMUNICATION', async () => {
     const { port1, port2 } = new MessageChannel();
     const b = createPortTransport(port2);
