@@ -6,8 +6,9 @@
  * stay external) into a content-addressed .mjs under node_modules/.cache/tee-sim/, and the worker
  * loads plain JavaScript. The worker does not register tsx: on Node 20 every thread that registers
  * module hooks gets its own hooks thread, talked to through Atomics.wait, and a worker stopped while
- * that start-up is under way could leave the process unable to exit. The worker also starts with no
- * inherited execArgv, so a parent run under the tsx CLI does not pass its loader flags on.
+ * that start-up is under way could leave the process unable to exit. The worker inherits the
+ * parent's execArgv without its loader flags (--import, --require, --loader), so a parent run under
+ * the tsx CLI does not pass tsx on, while flags such as --cpu-prof or --inspect still apply.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -31,9 +32,22 @@ export function workerModuleUrl(module: URL): URL {
   return url;
 }
 
-/** `new Worker` on `module` (see workerModuleUrl), with no inherited execArgv unless given. */
+/** `new Worker` on `module` (see workerModuleUrl); execArgv is the parent's without loader flags unless given. */
 export function startModuleWorker(module: URL, options: WorkerOptions = {}): Worker {
-  return new Worker(workerModuleUrl(module), { execArgv: [], ...options });
+  return new Worker(workerModuleUrl(module), { execArgv: withoutLoaderFlags(process.execArgv), ...options });
+}
+
+const LOADER_FLAGS = ['--import', '--require', '-r', '--loader', '--experimental-loader'];
+
+/** `argv` without module-loader flags and their values (`--import x` and `--import=x` alike). */
+export function withoutLoaderFlags(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (LOADER_FLAGS.includes(arg)) i++; // its value is the next argument
+    else if (!LOADER_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) out.push(arg);
+  }
+  return out;
 }
 
 function bundle(module: URL): URL {

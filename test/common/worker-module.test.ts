@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/common/bytes.js';
-import { startModuleWorker, workerModuleUrl } from '../../src/common/worker-module.js';
+import { startModuleWorker, withoutLoaderFlags, workerModuleUrl } from '../../src/common/worker-module.js';
 
 const FIXTURE = new URL('../support/echo-worker.ts', import.meta.url);
 
@@ -24,6 +24,15 @@ describe('worker modules from TypeScript sources', () => {
     expect(workerModuleUrl(js)).toBe(js);
   });
 
+  it('passes the parent\'s flags on without its module loaders', () => {
+    expect(withoutLoaderFlags(['--import', 'tsx', '--cpu-prof', '--require=./a.cjs', '-r', 'b', '--conditions', 'node', '--loader=x', '--experimental-loader', 'y', '--inspect'])).toEqual([
+      '--cpu-prof',
+      '--conditions',
+      'node',
+      '--inspect',
+    ]);
+  });
+
   it('runs the worker without tsx or inherited loader flags, and it answers', async () => {
     const worker = startModuleWorker(FIXTURE);
     try {
@@ -31,7 +40,8 @@ describe('worker modules from TypeScript sources', () => {
       worker.postMessage(message);
       const [answer] = (await once(worker, 'message')) as [{ digest: string; execArgv: string[] }];
       expect(answer.digest).toBe(toHex(sha256(message)));
-      expect(answer.execArgv).toEqual([]);
+      expect(answer.execArgv).toEqual(withoutLoaderFlags(process.execArgv));
+      expect(answer.execArgv.join(' ')).not.toMatch(/--import|--require|--loader|tsx/);
     } finally {
       await worker.terminate();
     }
