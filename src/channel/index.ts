@@ -38,6 +38,7 @@ export {
   DEFAULT_HANDSHAKE_TIMEOUT_MS,
   DEFAULT_CALL_TIMEOUT_MS,
   MAX_MESSAGES_PER_RECORD,
+  DEFAULT_COALESCE_BATCH,
   type ChannelOptions,
   type ChannelStats,
   type SecureChannel,

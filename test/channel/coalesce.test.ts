@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { concatBytes } from '../../src/common/bytes.js';
 import { encode } from '../../src/common/codec.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
-import { connectChannel, createInterceptedPair, MAX_MESSAGES_PER_RECORD, TO_INITIATOR, TO_RESPONDER, type ChannelOptions } from '../../src/channel/index.js';
+import { connectChannel, createInterceptedPair, DEFAULT_COALESCE_BATCH, MAX_MESSAGES_PER_RECORD, TO_INITIATOR, TO_RESPONDER, type ChannelOptions } from '../../src/channel/index.js';
 import { RecordSender, RecordType } from '../../src/channel/record.js';
 import { closedWith, makePki, openPair, until } from './fixtures.js';
 
@@ -16,15 +16,37 @@ const pki = makePki(provider);
 const coalesce: ChannelOptions = { coalesce: true };
 
 describe('coalescing messages into records', () => {
-  it('16 calls in flight cost one record each way, not 16; results still match their calls', async () => {
+  it.each([
+    [undefined, 16 / DEFAULT_COALESCE_BATCH],
+    [16, 1],
+    [4, 4],
+  ])('16 calls in flight with coalesceBatch %s cost %i record(s) each way, not 16; results still match their calls', async (batch, records) => {
     const wire = createInterceptedPair();
-    const { tk, tee } = await openPair(pki, { wire, initiator: coalesce, responder: coalesce });
+    const options: ChannelOptions = batch === undefined ? coalesce : { ...coalesce, coalesceBatch: batch };
+    const { tk, tee } = await openPair(pki, { wire, initiator: options, responder: options });
     tee.handle('square', (p) => (p as number) ** 2);
     const before = { toTee: wire.sent(TO_RESPONDER).length, toTk: wire.sent(TO_INITIATOR).length };
     const results = await Promise.all(Array.from({ length: 16 }, (_, i) => tk.call('square', i)));
     expect(results).toEqual(Array.from({ length: 16 }, (_, i) => i * i));
-    expect(wire.sent(TO_RESPONDER).length - before.toTee).toBe(1);
-    expect(wire.sent(TO_INITIATOR).length - before.toTk).toBe(1);
+    expect(wire.sent(TO_RESPONDER).length - before.toTee).toBe(records);
+    expect(wire.sent(TO_INITIATOR).length - before.toTk).toBe(records);
+    tk.close();
+  });
+
+  it('a full batch is sent at once, before the turn ends, so the peer can start on it', async () => {
+    const options: ChannelOptions = { ...coalesce, coalesceBatch: 2 };
+    const { tk, tee } = await openPair(pki, { initiator: options, responder: options });
+    const seen: number[] = [];
+    tee.onNotification('n', (p) => seen.push(p as number));
+    const start = tk.stats.recordsSent;
+    tk.notify('n', 1);
+    expect(tk.stats.recordsSent - start).toBe(0); // waits for the end of the turn
+    tk.notify('n', 2);
+    expect(tk.stats.recordsSent - start).toBe(1); // full: sealed and sent already
+    tk.notify('n', 3);
+    await until(() => seen.length === 3);
+    expect(tk.stats.recordsSent - start).toBe(2);
+    expect(seen).toEqual([1, 2, 3]);
     tk.close();
   });
 
@@ -59,6 +81,12 @@ describe('coalescing messages into records', () => {
     await until(() => seen.length === count);
     expect(seen).toEqual(Array.from({ length: count }, (_, i) => i));
     tk.close();
+  });
+
+  it.each([0, 65, 1.5, '8'])('refuses coalesceBatch %s with BAD_PARAMETERS', async (batch) => {
+    const wire = createInterceptedPair();
+    const err = await connectChannel(wire.initiator, pki.trustedKey, { provider, coalesce: true, coalesceBatch: batch as number }).then(() => undefined, (e: unknown) => e);
+    expect((err as { code?: string }).code).toBe('BAD_PARAMETERS');
   });
 
   it('refuses a coalesce option that is not a boolean', async () => {
