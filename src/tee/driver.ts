@@ -1,13 +1,15 @@
 /**
  * The REE/TEE boundary, like OP-TEE's driver ioctl interface: the REE hands the TEE a byte string
- * and gets a byte string back. Requests and responses are msgpack; this module defines their shapes,
- * and `createDriverEndpoint` is the TEE's side: it decodes untrusted bytes with the capped decoder,
- * checks every field, dispatches, and turns every failure into a typed error response. It never
- * throws and never answers with anything but public data, ciphertext and handles.
+ * and gets a byte string back, in the fixed binary layout of ./driver-wire.ts (as OP-TEE passes a
+ * `struct optee_msg_arg`). This module defines the request and response shapes, and
+ * `createDriverEndpoint` is the TEE's side: it reads untrusted bytes within a size cap, checks every
+ * field, dispatches, and turns every failure into a typed error response. It never throws and never
+ * answers with anything but public data, ciphertext and handles.
  */
 import { TeeError, isTeeErrorCode, toTeeError, type TeeErrorCode, type TeeOrigin } from '../common/errors.js';
 import { aarray, abytes, aint, aobject, aoneOf, astring } from '../common/checks.js';
-import { decode, encode } from '../common/codec.js';
+import { MAX_MESSAGE_BYTES } from '../common/codec.js';
+import { readRequest, readResponse, writeRequest, writeResponse } from './driver-wire.js';
 import {
   MAX_MEMREF_BYTES,
   MAX_PARAMS,
@@ -127,11 +129,16 @@ export function errorResponse(err: unknown): TeeErrorResponse {
   return { ok: false, code: e.code, origin: e.origin, message: e.message };
 }
 
+/** Read a request from untrusted bytes (size-capped; memrefs are checked by parseParams). */
+function readUntrustedRequest(request: unknown): ParsedTeeRequest {
+  if (!(request instanceof Uint8Array)) throw new TeeError('BAD_PARAMETERS', 'request: expected bytes', 'COMMS');
+  if (request.length > MAX_MESSAGE_BYTES) throw new TeeError('BAD_PARAMETERS', `request: ${request.length} bytes exceeds limit ${MAX_MESSAGE_BYTES}`, 'COMMS');
+  return parseTeeRequest(readRequest(request, MAX_MESSAGE_BYTES));
+}
+
 /** The TEE's side of the boundary. `handler` is the session manager; `isOpen` false -> BAD_STATE. */
 export function createDriverEndpoint(handler: TeeRequestHandler, isOpen: () => boolean = () => true): TeeDriver {
-  async function dispatch(request: Uint8Array): Promise<TeeResponse> {
-    if (!isOpen()) throw new TeeError('BAD_STATE', 'TEE OS: closed', 'TEE');
-    const req = parseTeeRequest(decode(request, undefined, 'COMMS'));
+  async function dispatch(req: ParsedTeeRequest): Promise<TeeResponse> {
     switch (req.op) {
       case 'initializeContext':
         return { ok: true, context: await handler.initializeContext(req.name) };
@@ -151,13 +158,22 @@ export function createDriverEndpoint(handler: TeeRequestHandler, isOpen: () => b
   }
   return {
     async submit(request: Uint8Array): Promise<Uint8Array> {
+      let op: TeeOp | undefined;
       let response: TeeResponse;
       try {
-        response = await dispatch(request);
+        if (!isOpen()) throw new TeeError('BAD_STATE', 'TEE OS: closed', 'TEE');
+        const req = readUntrustedRequest(request);
+        op = req.op;
+        response = await dispatch(req);
       } catch (err) {
         response = errorResponse(err);
       }
-      return encode(response);
+      try {
+        return writeResponse(response, op ?? 'closeSession');
+      } catch (err) {
+        // e.g. a handler answered with a malformed id: the REE gets a typed error, never a throw.
+        return writeResponse(errorResponse(err), 'closeSession');
+      }
     },
   };
 }
@@ -165,7 +181,7 @@ export function createDriverEndpoint(handler: TeeRequestHandler, isOpen: () => b
 // ---- REE side: build requests, check responses (the TEE is trusted, the bytes in between are not) ----
 
 export function encodeTeeRequest(request: TeeRequest): Uint8Array {
-  return encode(request);
+  return writeRequest(request);
 }
 
 const ORIGINS: readonly TeeOrigin[] = ['API', 'COMMS', 'TEE', 'TRUSTED_APP', 'TRUSTED_KEY', 'CHANNEL', 'BACKEND'];
@@ -189,7 +205,8 @@ function parseOutParams(raw: unknown): WireOutParam[] {
 export function parseTeeResponse(bytes: Uint8Array, op: TeeOp): TeeResponse {
   let r: Record<string, unknown>;
   try {
-    r = aobject(decode(bytes, undefined, 'COMMS'), 'response');
+    if (!(bytes instanceof Uint8Array) || bytes.length > MAX_MESSAGE_BYTES) throw new TeeError('COMMUNICATION', 'response: malformed', 'COMMS');
+    r = readResponse(bytes, op, MAX_MESSAGE_BYTES);
   } catch {
     throw new TeeError('COMMUNICATION', 'response: malformed', 'COMMS');
   }

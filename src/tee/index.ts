@@ -17,6 +17,7 @@ export {
   type TeeRequestHandler,
   type ParsedTeeRequest,
 } from './driver.js';
+export { DRIVER_WIRE_VERSION, readRequest, readResponse, writeRequest, writeResponse, type WireRequest, type WireResponse } from './driver-wire.js';
 export { SessionManager, DEFAULT_SESSION_LIMITS, type SessionLimits, type RegisteredTa, type SessionManagerDeps } from './sessions.js';
 export { HandleTable, MAX_HANDLES_PER_SESSION } from './handles.js';
 export {

@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asyncFailure as failure } from '../../support/errors.js';
 import { GP_RESULT } from '../../../src/common/errors.js';
 import { fromUtf8, utf8 } from '../../../src/common/bytes.js';
-import { decode, encode } from '../../../src/common/codec.js';
+import { encode, MAX_MESSAGE_BYTES } from '../../../src/common/codec.js';
+import { DRIVER_WIRE_VERSION, readRequest, writeResponse } from '../../../src/tee/index.js';
 import {
   ReeCapture,
   closeSession,
@@ -104,7 +105,7 @@ describe('TEE Client API against the TEE OS', () => {
     await finalizeContext(ctx);
     expect(capture.records.map((r) => r.direction)).toEqual(Array(5).fill(['ree->tee', 'tee->ree']).flat());
     expect(capture.count('ree->tee')).toBe(5);
-    const ops = capture.records.filter((r) => r.direction === 'ree->tee').map((r) => (decode(r.bytes) as { op: string }).op);
+    const ops = capture.records.filter((r) => r.direction === 'ree->tee').map((r) => readRequest(r.bytes, MAX_MESSAGE_BYTES).op);
     expect(ops).toEqual(['initializeContext', 'openSession', 'invokeCommand', 'closeSession', 'finalizeContext']);
     expect(capture.totalBytes).toBe(capture.records.reduce((n, r) => n + r.bytes.length, 0));
     expect(capture.contains(utf8('ping-payload'))).toBe(true);
@@ -119,9 +120,11 @@ describe('TEE Client API against a hostile or broken driver', () => {
 
   it.each([
     ['garbage', new Uint8Array([0xc1, 0xff])],
-    ['not ok', encode({ ok: 'maybe' })],
-    ['bad error code', encode({ ok: false, code: 'ROOT', message: 'x' })],
-    ['short context id', encode({ ok: true, context: new Uint8Array(3) })],
+    ['another layout version', new Uint8Array([DRIVER_WIRE_VERSION + 1, 0, ...new Uint8Array(16)])],
+    ['neither ok nor error', new Uint8Array([DRIVER_WIRE_VERSION, 7, ...new Uint8Array(16)])],
+    ['bad error code', writeResponse({ ok: false, code: 'ROOT', origin: 'TEE', message: 'x' }, 'initializeContext')],
+    ['short context id', new Uint8Array([DRIVER_WIRE_VERSION, 0, 1, 2, 3])],
+    ['bytes left over', new Uint8Array([DRIVER_WIRE_VERSION, 0, ...new Uint8Array(17)])],
   ])('turns a malformed response (%s) into COMMUNICATION', async (_n, reply) => {
     const e = await failure(initializeContext({ submit: async () => reply }));
     expect(e.code).toBe('COMMUNICATION');
@@ -131,10 +134,10 @@ describe('TEE Client API against a hostile or broken driver', () => {
     // A driver that lies: answers every op, and returns 9 bytes into an 8-byte buffer.
     const liar: TeeDriver = {
       submit: async (request) => {
-        const op = (decode(request) as { op: string }).op;
-        if (op === 'initializeContext') return encode({ ok: true, context: new Uint8Array(16) });
-        if (op === 'openSession') return encode({ ok: true, session: new Uint8Array(16), params: [] });
-        return encode({ ok: true, params: [{ type: 'memref_output', buffer: new Uint8Array(9) }] });
+        const op = readRequest(request, MAX_MESSAGE_BYTES).op as string;
+        if (op === 'initializeContext') return writeResponse({ ok: true, context: new Uint8Array(16) }, op);
+        if (op === 'openSession') return writeResponse({ ok: true, session: new Uint8Array(16), params: [] }, op);
+        return writeResponse({ ok: true, params: [{ type: 'memref_output', buffer: new Uint8Array(9) }] }, op);
       },
     };
     const ctx = await initializeContext(liar);

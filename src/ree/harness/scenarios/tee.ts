@@ -2,7 +2,7 @@
 import { utf8 } from '../../../common/bytes.js';
 import { encode } from '../../../common/codec.js';
 import { createRoot } from '../../../channel/index.js';
-import { parseTeeResponse, signTaManifest, type TaManifest } from '../../../tee/index.js';
+import { encodeTeeRequest, parseTeeResponse, signTaManifest, type TaManifest } from '../../../tee/index.js';
 import { createWalletTa, walletTaCode, walletTaManifest, WALLET_CMD } from '../../../tee/tas/wallet/index.js';
 import { expectRefused, outcome, type Scenario } from '../scenario.js';
 
@@ -42,9 +42,9 @@ export const teeScenarios: Scenario[] = [
       // Send the closed session's id raw (the Client API object itself would refuse locally).
       const w2 = await adv.wallet('alice');
       await w2.close();
-      const raw = await adv.submitRaw('alice', encode({ op: 'invokeCommand', context: w2.context.id, session: w2.session.id, commandId: WALLET_CMD.PIN_STATUS, params: [] }));
+      const raw = await adv.submitRaw('alice', encodeTeeRequest({ op: 'invokeCommand', context: w2.context.id, session: w2.session.id, commandId: WALLET_CMD.PIN_STATUS, params: [] }));
       const s = await outcome(async () => parseTeeResponse(raw, 'invokeCommand'));
-      return { observed: `closed handle: ${h.code}; closed session (raw bytes): ${s.code} (${s.message.slice(0, 60)})`, defended: h.code === 'ITEM_NOT_FOUND' && s.code !== 'no error' };
+      return { observed: `closed handle: ${h.code}; closed session (raw bytes): ${s.code} (${s.message.slice(0, 60)})`, defended: h.code === 'ITEM_NOT_FOUND' && s.code === 'ITEM_NOT_FOUND' };
     },
   },
   {
