@@ -16,7 +16,7 @@ import { TeeError, toTeeError } from '../common/errors.js';
 import type { TraceEvent, TraceSink } from '../common/trace.js';
 import { defaultProvider } from '../crypto/index.js';
 import type { CryptoProvider, SignatureAlgorithm } from '../crypto/provider.js';
-import { acceptChannel, type InterceptHook, type Transport } from '../channel/index.js';
+import { acceptChannel, DEFAULT_COALESCE_BATCH, MAX_MESSAGES_PER_RECORD, type InterceptHook, type Transport } from '../channel/index.js';
 import { TeeOs, reeFsDir, type TeeDriver, type TrustedUiLogEntry, type TrustedUiUser } from '../tee/index.js';
 import { installWalletTa, walletTaCode, walletTaManifest } from '../tee/tas/wallet/index.js';
 import { TrustedKey, trustedKeyPaths, type RetryPolicy } from '../trusted-key/index.js';
@@ -125,12 +125,16 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
   installWalletTa(teeOs, factory.signTa(walletTaManifest(provider, code)), code, trace ? { trace } : {});
 
   const wire = createPhoneWire(options.transportHook);
+  // Calls in flight together share records both ways (see ChannelOptions.coalesce). Inline, one
+  // record per turn is cheapest; with the key on its own thread, small batches let the two threads
+  // work at once (see DEFAULT_COALESCE_BATCH).
+  const coalescing = { coalesce: true, coalesceBatch: onWorker ? DEFAULT_COALESCE_BATCH : MAX_MESSAGES_PER_RECORD };
   let closed = false;
   // Each (re)connection: a fresh REE-carried pair; the TEE OS answers the handshake and takes the channel.
   const openTransport = async (): Promise<Transport> => {
     if (closed || teeOs.closed) throw new TeeError('COMMUNICATION', 'phone: switched off', 'API');
     const pair = wire.open();
-    acceptChannel(pair.responder, hardware.teeOs, { provider, coalesce: true }).then(
+    acceptChannel(pair.responder, hardware.teeOs, { provider, ...coalescing }).then(
       (channel) => {
         if (teeOs.closed) channel.close();
         else teeOs.attachTrustedKey(channel);
@@ -144,8 +148,7 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
     dir: tkDir,
     identity: hardware.trustedKey,
     vendorRoot: factory.vendorRoot,
-    // Calls in flight together share records both ways (see ChannelOptions.coalesce).
-    channelOptions: { coalesce: true },
+    channelOptions: coalescing,
     ...(options.kmcPublicKey ? { kmcPublicKey: options.kmcPublicKey } : {}),
     ...(options.pinLimit !== undefined ? { pinLimit: options.pinLimit } : {}),
     ...(options.retry ? { retry: options.retry } : {}),
