@@ -86,6 +86,16 @@ describe('wallet TA through the Client API', () => {
     expect((await failure(w.invoke(WALLET_CMD.ENCRYPT, tight))).code).toBe('OVERFLOW');
   });
 
+  it('results stay intact when later calls (on this and other sessions, at once) reuse result buffers', async () => {
+    const key = await w.call('GENERATE_KEY', { algorithm: 'p256', usage: 'sign' });
+    const first = await w.call('SIGN', { message: utf8('first') }, key.handle);
+    const kept = new Uint8Array(first.signature);
+    const others = await Promise.all(Array.from({ length: 20 }, (_, i) => w.call('SIGN', { message: utf8(`later ${i}`) }, key.handle)));
+    expect(first.signature).toEqual(kept);
+    const distinct = new Set([kept, ...others.map((o) => o.signature)].map((s) => Buffer.from(s).toString('hex')));
+    expect(distinct.size).toBe(21);
+  });
+
   it.each(['x25519', 'p256'] as const)('ECDH (%s): keys derived on two phones agree, and the shared secret stays inside', async (algorithm) => {
     const wb = await Wallet.open(bob, capture);
     try {
