@@ -14,6 +14,7 @@
  * PIN and PUK bytes arrive from the trusted UI over the secure channel and are zeroized after use.
  * The PUK is rendered as a JS string for the screen, which cannot be zeroized (best effort).
  */
+import type { PinStatus } from '../../protocol/pin.js';
 import { constantTimeEqual, zeroize } from '../../common/bytes.js';
 import { abool, abytes, aobject } from '../../common/checks.js';
 import { TeeError } from '../../common/errors.js';
@@ -37,17 +38,7 @@ export interface TrustedUiPort {
   request(method: string, params: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
 }
 
-export interface PinStatus {
-  /** A PIN has been set (provisioning done). */
-  set: boolean;
-  triesLeft: number;
-  maxTries: number;
-  /** PIN blocked: unblock with the PUK. */
-  blocked: boolean;
-  pukTriesLeft: number;
-  /** PUK exhausted: the key refuses PIN operations for good. */
-  permanentlyBlocked: boolean;
-}
+export type { PinStatus };
 
 export interface TrustedInteractionOptions {
   ui: TrustedUiPort;

@@ -10,6 +10,7 @@
  * Wrong parameter types -> BAD_PARAMETERS before anything else. Handles are bound to the session that
  * received them: meaningless in another session, after CLOSE_HANDLE, or after the session closes.
  */
+import type { PinStatus } from '../../../protocol/pin.js';
 
 export const WALLET_TA_UUID = '7a11e7a0-3c1b-4e55-9d2a-6b7e5f0c1d01';
 
@@ -100,14 +101,8 @@ export interface WalletKeyInfo {
   identity?: { subdomainId: string; userId: string; mode: 'plain' | 'hardened'; identityProof?: Uint8Array };
 }
 
-export interface WalletPinStatus {
-  set: boolean;
-  triesLeft: number;
-  maxTries: number;
-  blocked: boolean;
-  pukTriesLeft: number;
-  permanentlyBlocked: boolean;
-}
+/** The trusted key's PIN status, as the wallet TA passes it on (one shape: src/protocol/pin.ts). */
+export type WalletPinStatus = PinStatus;
 
 /** Arguments (param0) and results (param1) per command. */
 export interface WalletArgs {
