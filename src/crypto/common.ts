@@ -8,6 +8,7 @@ import {
   SIGNATURE_ALGORITHMS,
   type AeadAlgorithm,
   type KeyAlgorithm,
+  type LoadedSigningKey,
   type SignatureAlgorithm,
 } from './provider.js';
 
@@ -112,6 +113,27 @@ export function checkInputBytes(value: unknown, title: string): asserts value is
 
 export function checkMessage(message: unknown, op: string): asserts message is Uint8Array {
   checkInputBytes(message, `${op}: message`);
+}
+
+/**
+ * The LoadedSigningKey both providers hand out: `signWith` signs with the provider's own form of the
+ * key, `release` lets go of it; after `destroy` a signature is BAD_STATE, and every message is
+ * checked as `sign` checks it.
+ */
+export function loadedSigningKey(algorithm: SignatureAlgorithm, signWith: (message: Uint8Array) => Uint8Array, release: () => void): LoadedSigningKey {
+  let live = true;
+  return {
+    algorithm,
+    sign(message: Uint8Array): Uint8Array {
+      if (!live) throw new TeeError('BAD_STATE', 'sign: key was destroyed');
+      checkMessage(message, 'sign');
+      return signWith(message);
+    },
+    destroy(): void {
+      live = false;
+      release();
+    },
+  };
 }
 
 export function checkAeadInputs(key: Uint8Array, nonce: Uint8Array): void {

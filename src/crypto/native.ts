@@ -61,6 +61,7 @@ import {
   isAllZero,
   isP256EncodingShape,
   isP256Scalar,
+  loadedSigningKey,
   P256_ORDER,
 } from './common.js';
 
@@ -329,17 +330,7 @@ export const nativeProvider: CryptoProvider = {
     checkSignatureAlgorithm(algorithm, 'sign');
     // OpenSSL holds the key from here on; the caller's bytes are not referenced again.
     let key: KeyObject | undefined = privateKeyObject(algorithm, secretKey);
-    return {
-      algorithm,
-      sign(message: Uint8Array): Uint8Array {
-        if (!key) throw new TeeError('BAD_STATE', 'sign: key was destroyed');
-        checkMessage(message, 'sign');
-        return signWithKey(algorithm, key, message);
-      },
-      destroy(): void {
-        key = undefined;
-      },
-    };
+    return loadedSigningKey(algorithm, (message) => signWithKey(algorithm, key!, message), () => (key = undefined));
   },
 
   signAsync(algorithm: SignatureAlgorithm, secretKey, message) {

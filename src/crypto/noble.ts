@@ -32,6 +32,7 @@ import {
   checkRandomLength,
   checkSecretKey,
   checkSecretKeyFor,
+  loadedSigningKey,
   checkSignatureAlgorithm,
   isAllZero,
   isP256EncodingShape,
@@ -212,19 +213,7 @@ export const nobleProvider: CryptoProvider = {
     checkSecretKeyFor(algorithm, secretKey);
     // A private copy, zeroed by destroy: the caller may zeroize its own at once.
     const key = new Uint8Array(secretKey);
-    let live = true;
-    return {
-      algorithm,
-      sign(message: Uint8Array): Uint8Array {
-        if (!live) throw new TeeError('BAD_STATE', 'sign: key was destroyed');
-        checkMessage(message, 'sign');
-        return nobleSign(algorithm, key, message);
-      },
-      destroy(): void {
-        live = false;
-        key.fill(0);
-      },
-    };
+    return loadedSigningKey(algorithm, (message) => nobleSign(algorithm, key, message), () => key.fill(0));
   },
 
   verify(algorithm, publicKey, message, signature) {
