@@ -260,9 +260,8 @@ class Reader {
     this.o += 4;
     return v;
   }
-  /** A copy: the caller's buffer may change after it was submitted. */
-  copy(n: number, what: string, max: number): Uint8Array {
-    if (n > max) this.fail(`${what} (${n} bytes exceeds ${max})`);
+  /** A copy: the caller's buffer may change after it was submitted. Bounded by the message itself. */
+  copy(n: number, what: string): Uint8Array {
     this.need(n, what);
     return this.bytes.slice(this.o, (this.o += n));
   }
@@ -288,7 +287,7 @@ function paramType(r: Reader, index: number): ParamType {
 }
 
 /** Params as plain objects for parseParams (which checks ranges, lengths and types). */
-function readParams(r: Reader, maxMemref: number): Record<string, unknown>[] {
+function readParams(r: Reader): Record<string, unknown>[] {
   const count = r.u8('params count');
   if (count > MAX_PARAMS) r.fail(`params (${count} > ${MAX_PARAMS})`);
   const params: Record<string, unknown>[] = [];
@@ -296,15 +295,15 @@ function readParams(r: Reader, maxMemref: number): Record<string, unknown>[] {
     const type = paramType(r, i);
     if (isValueType(type)) params.push({ type, a: r.u32(`param ${i}.a`), b: r.u32(`param ${i}.b`) });
     else if (type === 'memref_output') params.push({ type, size: r.u32(`param ${i}.size`) });
-    else if (isMemrefType(type)) params.push({ type, buffer: r.copy(r.u32(`param ${i}.buffer`), `param ${i}.buffer`, maxMemref) });
-    else if (type === 'handle_input') params.push({ type, handle: r.copy(r.u8(`param ${i}.handle`), `param ${i}.handle`, 0xff) });
+    else if (isMemrefType(type)) params.push({ type, buffer: r.copy(r.u32(`param ${i}.buffer`), `param ${i}.buffer`) });
+    else if (type === 'handle_input') params.push({ type, handle: r.copy(r.u8(`param ${i}.handle`), `param ${i}.handle`) });
     else params.push({ type });
   }
   return params;
 }
 
-/** A request as a plain object for parseTeeRequest. `maxMemref` bounds each memref before it is copied. */
-export function readRequest(bytes: Uint8Array, maxMemref: number): Record<string, unknown> {
+/** A request as a plain object for parseTeeRequest (the caller caps the message size; parseParams the memrefs). */
+export function readRequest(bytes: Uint8Array): Record<string, unknown> {
   const r = new Reader(bytes, 'COMMS');
   if (r.u8('version') !== DRIVER_WIRE_VERSION) r.fail('version');
   const code = r.u8('op');
@@ -316,22 +315,22 @@ export function readRequest(bytes: Uint8Array, maxMemref: number): Record<string
       out = { op, name: r.str(2, 'name') };
       break;
     case 'finalizeContext':
-      out = { op, context: r.copy(ID_BYTES, 'context', ID_BYTES) };
+      out = { op, context: r.copy(ID_BYTES, 'context') };
       break;
     case 'openSession': {
-      const context = r.copy(ID_BYTES, 'context', ID_BYTES);
+      const context = r.copy(ID_BYTES, 'context');
       const uuid = r.str(1, 'uuid');
       const method = LOGINS[r.u8('login')];
       if (method === undefined) r.fail('login');
       const identity = r.str(2, 'identity');
-      out = { op, context, uuid, login: { login: method, identity }, params: readParams(r, maxMemref) };
+      out = { op, context, uuid, login: { login: method, identity }, params: readParams(r) };
       break;
     }
     case 'invokeCommand':
-      out = { op, context: r.copy(ID_BYTES, 'context', ID_BYTES), session: r.copy(ID_BYTES, 'session', ID_BYTES), commandId: r.u32('commandId'), params: readParams(r, maxMemref) };
+      out = { op, context: r.copy(ID_BYTES, 'context'), session: r.copy(ID_BYTES, 'session'), commandId: r.u32('commandId'), params: readParams(r) };
       break;
     case 'closeSession':
-      out = { op, context: r.copy(ID_BYTES, 'context', ID_BYTES), session: r.copy(ID_BYTES, 'session', ID_BYTES) };
+      out = { op, context: r.copy(ID_BYTES, 'context'), session: r.copy(ID_BYTES, 'session') };
       break;
   }
   r.end();
@@ -339,7 +338,7 @@ export function readRequest(bytes: Uint8Array, maxMemref: number): Record<string
 }
 
 /** A response as a plain object for parseTeeResponse, read for the op that was sent. */
-export function readResponse(bytes: Uint8Array, op: string, maxMemref: number): Record<string, unknown> {
+export function readResponse(bytes: Uint8Array, op: string): Record<string, unknown> {
   const r = new Reader(bytes, 'COMMS');
   if (r.u8('version') !== DRIVER_WIRE_VERSION) r.fail('version');
   const status = r.u8('status');
@@ -348,8 +347,8 @@ export function readResponse(bytes: Uint8Array, op: string, maxMemref: number): 
     out = { ok: false, code: r.str(1, 'code'), origin: r.str(1, 'origin'), message: r.str(2, 'message') };
   } else if (status === 0) {
     out = { ok: true };
-    if (op === 'initializeContext') out.context = r.copy(ID_BYTES, 'context', ID_BYTES);
-    if (op === 'openSession') out.session = r.copy(ID_BYTES, 'session', ID_BYTES);
+    if (op === 'initializeContext') out.context = r.copy(ID_BYTES, 'context');
+    if (op === 'openSession') out.session = r.copy(ID_BYTES, 'session');
     if (op === 'openSession' || op === 'invokeCommand') {
       const count = r.u8('params count');
       if (count > MAX_PARAMS) r.fail('params');
@@ -357,7 +356,7 @@ export function readResponse(bytes: Uint8Array, op: string, maxMemref: number): 
       for (let i = 0; i < count; i++) {
         const type = paramType(r, i);
         if (isValueType(type)) params.push({ type, a: r.u32('value a'), b: r.u32('value b') });
-        else if (isMemrefType(type)) params.push({ type, buffer: r.copy(r.u32('memref'), 'memref', maxMemref) });
+        else if (isMemrefType(type)) params.push({ type, buffer: r.copy(r.u32('memref'), 'memref') });
         else if (type === 'none') params.push({ type });
         else r.fail(`param ${i}.type (${type})`);
       }

@@ -133,7 +133,7 @@ export function errorResponse(err: unknown): TeeErrorResponse {
 function readUntrustedRequest(request: unknown): ParsedTeeRequest {
   if (!(request instanceof Uint8Array)) throw new TeeError('BAD_PARAMETERS', 'request: expected bytes', 'COMMS');
   if (request.length > MAX_MESSAGE_BYTES) throw new TeeError('BAD_PARAMETERS', `request: ${request.length} bytes exceeds limit ${MAX_MESSAGE_BYTES}`, 'COMMS');
-  return parseTeeRequest(readRequest(request, MAX_MESSAGE_BYTES));
+  return parseTeeRequest(readRequest(request));
 }
 
 /** The TEE's side of the boundary. `handler` is the session manager; `isOpen` false -> BAD_STATE. */
@@ -206,7 +206,7 @@ export function parseTeeResponse(bytes: Uint8Array, op: TeeOp): TeeResponse {
   let r: Record<string, unknown>;
   try {
     if (!(bytes instanceof Uint8Array) || bytes.length > MAX_MESSAGE_BYTES) throw new TeeError('COMMUNICATION', 'response: malformed', 'COMMS');
-    r = readResponse(bytes, op, MAX_MESSAGE_BYTES);
+    r = readResponse(bytes, op);
   } catch {
     throw new TeeError('COMMUNICATION', 'response: malformed', 'COMMS');
   }

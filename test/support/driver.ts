@@ -2,14 +2,13 @@
  * Talking to the TEE driver directly, as a hostile REE would: well-formed requests through the real
  * writer, hand-built bytes for anything else, and replies read back into plain objects.
  */
-import { MAX_MESSAGE_BYTES } from '../../src/common/codec.js';
 import { DRIVER_WIRE_VERSION, encodeTeeRequest, readResponse, type TeeDriver, type TeeRequest } from '../../src/tee/index.js';
 
 export type Reply = { ok: boolean; code?: string; origin?: string; message?: string } & Record<string, unknown>;
 
 /** A reply read for `op` (an error reply reads the same whatever the op). */
 export function readReply(bytes: Uint8Array, op = 'closeSession'): Reply {
-  return readResponse(bytes, op, MAX_MESSAGE_BYTES) as Reply;
+  return readResponse(bytes, op) as Reply;
 }
 
 /** Send a well-formed request and read the reply. */

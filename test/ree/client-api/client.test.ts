@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { asyncFailure as failure } from '../../support/errors.js';
 import { GP_RESULT } from '../../../src/common/errors.js';
 import { fromUtf8, utf8 } from '../../../src/common/bytes.js';
-import { encode, MAX_MESSAGE_BYTES } from '../../../src/common/codec.js';
+import { encode } from '../../../src/common/codec.js';
 import { DRIVER_WIRE_VERSION, readRequest, writeResponse } from '../../../src/tee/index.js';
 import {
   ReeCapture,
@@ -105,7 +105,7 @@ describe('TEE Client API against the TEE OS', () => {
     await finalizeContext(ctx);
     expect(capture.records.map((r) => r.direction)).toEqual(Array(5).fill(['ree->tee', 'tee->ree']).flat());
     expect(capture.count('ree->tee')).toBe(5);
-    const ops = capture.records.filter((r) => r.direction === 'ree->tee').map((r) => readRequest(r.bytes, MAX_MESSAGE_BYTES).op);
+    const ops = capture.records.filter((r) => r.direction === 'ree->tee').map((r) => readRequest(r.bytes).op);
     expect(ops).toEqual(['initializeContext', 'openSession', 'invokeCommand', 'closeSession', 'finalizeContext']);
     expect(capture.totalBytes).toBe(capture.records.reduce((n, r) => n + r.bytes.length, 0));
     expect(capture.contains(utf8('ping-payload'))).toBe(true);
@@ -134,7 +134,7 @@ describe('TEE Client API against a hostile or broken driver', () => {
     // A driver that lies: answers every op, and returns 9 bytes into an 8-byte buffer.
     const liar: TeeDriver = {
       submit: async (request) => {
-        const op = readRequest(request, MAX_MESSAGE_BYTES).op as string;
+        const op = readRequest(request).op as string;
         if (op === 'initializeContext') return writeResponse({ ok: true, context: new Uint8Array(16) }, op);
         if (op === 'openSession') return writeResponse({ ok: true, session: new Uint8Array(16), params: [] }, op);
         return writeResponse({ ok: true, params: [{ type: 'memref_output', buffer: new Uint8Array(9) }] }, op);
