@@ -193,7 +193,7 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
     name,
     driver: teeOs.driver,
     teeOs,
-    trustedKeyThread: onWorker ? 'worker' : 'inline',
+    trustedKeyThread: thread,
     get trustedKey() {
       if (!running.inline) throw new TeeError('BAD_STATE', 'phone: the trusted key runs on its own thread', 'API');
       return running.inline;

@@ -100,8 +100,8 @@ export class TrustedComputing {
    * go to storage first and then here, so the table never holds what storage no longer does.
    */
   readonly #loaded = new Map<string, KeyRecord>();
-  /** Signing keys loaded into the provider for keys held in memory (see #signWith). */
-  readonly #signers = new Map<string, { usage: KeyUsage; key: LoadedSigningKey }>();
+  /** Signing keys loaded into the provider for keys held in memory (see #signWith); only for held keys. */
+  readonly #signers = new Map<string, LoadedSigningKey>();
   readonly #matrices = new Map<string, PublicMatrix>();
   readonly #trace: TraceSink | undefined;
   readonly #now: () => number;
@@ -476,7 +476,6 @@ export class TrustedComputing {
     return info;
   }
 
-
   /**
    * Sign with a key held in memory through its loaded signing key (made at its first signature), so
    * a signature neither copies nor re-imports the secret; `check` refuses the key's usage first.
@@ -484,18 +483,18 @@ export class TrustedComputing {
   async #signWith(keyId: string, check: (usage: KeyUsage) => void, message: Uint8Array): Promise<Uint8Array> {
     const loaded = this.#signers.get(keyId);
     if (loaded) {
-      check(loaded.usage);
-      this.#touch(keyId);
-      return loaded.key.sign(message);
+      // A signer exists only while its record is held (#dropSigner goes with the record).
+      check((this.#transient.get(keyId) ?? this.#touch(keyId)!).usage);
+      return loaded.sign(message);
     }
     return this.#with(keyId, (r) => {
       check(r.usage);
       const known = this.#signers.get(keyId); // loaded meanwhile by a concurrent call
-      if (known) return known.key.sign(message);
+      if (known) return known.sign(message);
       const key = this.#provider.loadSigningKey(r.algorithm as SignatureAlgorithm, r.secretKey);
       // Only keys this module holds in memory keep a signer; it goes when they go (#dropSigner).
       const held = this.#transient.has(keyId) || this.#loaded.has(keyId);
-      if (held) this.#signers.set(keyId, { usage: r.usage, key });
+      if (held) this.#signers.set(keyId, key);
       try {
         return key.sign(message);
       } finally {
@@ -505,7 +504,7 @@ export class TrustedComputing {
   }
 
   #dropSigner(keyId: string): void {
-    this.#signers.get(keyId)?.key.destroy();
+    this.#signers.get(keyId)?.destroy();
     this.#signers.delete(keyId);
   }
 
@@ -546,7 +545,7 @@ export class TrustedComputing {
 
   /** Zeroize every key held in memory (transient keys and loaded records): the key is switching off. */
   forget(): void {
-    for (const s of this.#signers.values()) s.key.destroy();
+    for (const key of this.#signers.values()) key.destroy();
     this.#signers.clear();
     for (const r of this.#transient.values()) zeroize(r.secretKey);
     for (const r of this.#loaded.values()) zeroize(r.secretKey);
