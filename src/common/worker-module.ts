@@ -7,8 +7,11 @@
  * loads plain JavaScript. The worker does not register tsx: on Node 20 every thread that registers
  * module hooks gets its own hooks thread, talked to through Atomics.wait, and a worker stopped while
  * that start-up is under way could leave the process unable to exit. The worker inherits the
- * parent's execArgv without its loader flags (--import, --require, --loader), so a parent run under
- * the tsx CLI does not pass tsx on, while flags such as --cpu-prof or --inspect still apply.
+ * parent's execArgv without its loader flags (--import, --require, --loader) and entry-point flags
+ * (-e/-p code, --input-type), so a parent run under the tsx CLI does not pass tsx on, while flags
+ * such as --cpu-prof or --inspect still apply. Flags that belong to the whole process (V8 heap
+ * sizes such as --max-semi-space-size) are refused by Node for a worker; those are left out too, so
+ * a parent started with them can still start workers.
  */
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
@@ -32,20 +35,55 @@ export function workerModuleUrl(module: URL): URL {
   return url;
 }
 
-/** `new Worker` on `module` (see workerModuleUrl); execArgv is the parent's without loader flags unless given. */
+/**
+ * `new Worker` on `module` (see workerModuleUrl). Unless `options.execArgv` is given, the worker gets
+ * the parent's execArgv without loader flags and without the process-wide flags Node refuses for a
+ * worker.
+ */
 export function startModuleWorker(module: URL, options: WorkerOptions = {}): Worker {
-  return new Worker(workerModuleUrl(module), { execArgv: withoutLoaderFlags(process.execArgv), ...options });
+  const url = workerModuleUrl(module);
+  if (options.execArgv !== undefined) return new Worker(url, options);
+  let execArgv = withoutLoaderFlags(process.execArgv);
+  try {
+    return new Worker(url, { ...options, execArgv });
+  } catch (err) {
+    if (!isRefusedExecArgv(err)) throw err;
+    // Node names the flags it refused; without them, or failing that without any, the worker starts.
+    const refused = new Set(refusedFlags(err));
+    const kept = execArgv.filter((arg) => !refused.has(arg));
+    execArgv = kept.length < execArgv.length ? kept : [];
+  }
+  try {
+    return new Worker(url, { ...options, execArgv });
+  } catch (err) {
+    if (!isRefusedExecArgv(err) || execArgv.length === 0) throw err;
+    return new Worker(url, { ...options, execArgv: [] });
+  }
 }
 
-const LOADER_FLAGS = ['--import', '--require', '-r', '--loader', '--experimental-loader'];
+function isRefusedExecArgv(err: unknown): err is Error {
+  return err instanceof Error && (err as { code?: unknown }).code === 'ERR_WORKER_INVALID_EXEC_ARGV';
+}
 
-/** `argv` without module-loader flags and their values (`--import x` and `--import=x` alike). */
+/** The flags listed in Node's "Initiated Worker with invalid execArgv flags: a, b" message. */
+function refusedFlags(err: Error): string[] {
+  const colon = err.message.indexOf(':');
+  return colon < 0 ? [] : err.message.slice(colon + 1).split(',').map((flag) => flag.trim()).filter(Boolean);
+}
+
+/** Flags, each with a value, that a worker must not inherit: module loaders and the parent's own entry point. */
+const PARENT_ONLY_FLAGS = ['--import', '--require', '-r', '--loader', '--experimental-loader', '-e', '--eval', '-p', '--print', '--input-type'];
+
+/**
+ * `argv` without module-loader flags (--import, --require, --loader) and the parent's entry-point
+ * flags (-e/-p code, --input-type), with their values (`--import x` and `--import=x` alike).
+ */
 export function withoutLoaderFlags(argv: readonly string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    if (LOADER_FLAGS.includes(arg)) i++; // its value is the next argument
-    else if (!LOADER_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) out.push(arg);
+    if (PARENT_ONLY_FLAGS.includes(arg)) i++; // its value is the next argument
+    else if (!PARENT_ONLY_FLAGS.some((flag) => arg.startsWith(`${flag}=`))) out.push(arg);
   }
   return out;
 }

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +8,18 @@ import { toHex } from '../../src/common/bytes.js';
 import { startModuleWorker, withoutLoaderFlags, workerModuleUrl } from '../../src/common/worker-module.js';
 
 const FIXTURE = new URL('../support/echo-worker.ts', import.meta.url);
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+// Run in a child started with process-wide V8 flags, which Node refuses in a worker's execArgv.
+const CHILD = `
+import { once } from 'node:events';
+import { startModuleWorker } from './src/common/worker-module.ts';
+const worker = startModuleWorker(new URL('./test/support/echo-worker.ts', 'file://' + process.cwd() + '/'));
+worker.postMessage(new Uint8Array(3));
+const [answer] = await once(worker, 'message');
+await worker.terminate();
+console.log(JSON.stringify({ parent: process.execArgv, worker: answer.execArgv }));
+`;
 
 describe('worker modules from TypeScript sources', () => {
   it('bundles a .ts module once per process into plain JavaScript, packages left external', () => {
@@ -25,13 +38,27 @@ describe('worker modules from TypeScript sources', () => {
   });
 
   it('passes the parent\'s flags on without its module loaders', () => {
-    expect(withoutLoaderFlags(['--import', 'tsx', '--cpu-prof', '--require=./a.cjs', '-r', 'b', '--conditions', 'node', '--loader=x', '--experimental-loader', 'y', '--inspect'])).toEqual([
+    expect(withoutLoaderFlags(['--import', 'tsx', '--cpu-prof', '--require=./a.cjs', '-r', 'b', '--conditions', 'node', '--loader=x', '--experimental-loader', 'y', '--input-type=module', '-e', 'code()', '--inspect', '-p', '1'])).toEqual([
       '--cpu-prof',
       '--conditions',
       'node',
       '--inspect',
     ]);
   });
+
+  it('starts a worker from a parent run with process-wide V8 flags, leaving only those flags out', () => {
+    const flags = ['--max-semi-space-size=4', '--stack-size=2000', '--no-warnings'];
+    const child = spawnSync(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', CHILD], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    expect(child.status, child.stderr).toBe(0);
+    const { parent, worker } = JSON.parse(child.stdout.trim().split('\n').pop()!) as { parent: string[]; worker: string[] };
+    expect(parent).toEqual(expect.arrayContaining(flags));
+    expect(worker).toEqual(['--no-warnings']);
+  }, 60_000);
 
   it('runs the worker without tsx or inherited loader flags, and it answers', async () => {
     const worker = startModuleWorker(FIXTURE);
