@@ -81,6 +81,16 @@ const denied = (step: string): never => {
   throw new TeeError('ACCESS_DENIED', step, 'TRUSTED_KEY');
 };
 
+// Usage checks for #signWith, made once here rather than as a closure per signature.
+function checkRawSignUsage(usage: KeyUsage): void {
+  if (usage === 'payment') denied('sign: a payment key signs only payment statements confirmed on the trusted UI');
+  if (usage !== 'sign') denied(`sign: key usage '${usage}' does not allow signing`);
+}
+
+function checkPaymentUsage(usage: KeyUsage): void {
+  if (usage !== 'payment') denied('payment: not a payment key');
+}
+
 const notFound = (): never => {
   throw new TeeError('ITEM_NOT_FOUND', 'trusted computing: no such key', 'TRUSTED_KEY');
 };
@@ -162,13 +172,9 @@ export class TrustedComputing {
   /** Raw signature over caller data: only 'sign' keys. */
   async sign(keyId: string, message: Uint8Array): Promise<Uint8Array> {
     abytes(message, 'message', { max: MAX_DATA_BYTES });
-    const check = (usage: KeyUsage) => {
-      if (usage === 'payment') denied('sign: a payment key signs only payment statements confirmed on the trusted UI');
-      if (usage !== 'sign') denied(`sign: key usage '${usage}' does not allow signing`);
-    };
     // Signed here, not on the provider's thread pool (signAsync): on this 2-core machine the hand-off
     // cost the event loop more than the signature it moved (docs/BENCHMARKS.md).
-    return this.#signWith(keyId, check, message);
+    return this.#signWith(keyId, checkRawSignUsage, message);
   }
 
   /** Verify with one of the key's own public keys ('sign' or 'payment' keys). */
@@ -285,9 +291,7 @@ export class TrustedComputing {
    */
   async signPaymentStatement(keyId: string, statement: SignedStatement): Promise<Uint8Array> {
     const bytes = signingBytes(statement);
-    return this.#signWith(keyId, (usage) => {
-      if (usage !== 'payment') denied('payment: not a payment key');
-    }, bytes);
+    return this.#signWith(keyId, checkPaymentUsage, bytes);
   }
 
   /** The identity a payment key belongs to. ACCESS_DENIED for any other key. */
