@@ -9,7 +9,7 @@
  * Offline state lives in the key's secure storage (namespace 'payments'):
  *   wallet:<keyId>                        payer: [1, currency, balance, counter], changed by one update
  *   spent:<keyId>:<counter>               payer: each signed offline payment (for later sync)
- *   offer:<keyId>:<txId>                  payee: pending offers it signed
+ *   offer:<keyId>:<txId>                  payee: pending offers it signed (at most MAX_PENDING_OFFERS)
  *   seen:<keyId>:<payer hash>:<counter>   payee: accepted payments; its existence refuses a double spend
  * Restoring an old copy of the store is detected at open (SECURITY), so neither the balance nor the
  * counter can be wound back to spend twice.
@@ -37,6 +37,7 @@ import {
   type PartyId,
   type SignedStatement,
 } from '../protocol/payment.js';
+import { Mutex } from '../storage/mutex.js';
 import type { AppStorage, TrustedKeyStorage } from './secure-storage/index.js';
 import type { IdentityInfo, TrustedComputing } from './trusted-computing/index.js';
 import type { TrustedInteraction } from './trusted-interaction/index.js';
@@ -45,6 +46,17 @@ export const APP_ID = 'payments';
 /** Amounts above this (minor units) need the PIN as well as a confirmation. */
 export const DEFAULT_PIN_LIMIT = 10_000;
 const CURRENCY = /^[A-Z]{3}$/;
+/**
+ * Offers a payee key keeps at once. The REE may ask for offers at will, and each one stays in the
+ * key's storage until it is paid: without a bound it could fill the key's storage.
+ */
+export const MAX_PENDING_OFFERS = 256;
+/**
+ * How long an offer is kept after it expires. A payment signed before expiry is still accepted when
+ * it reaches the payee later (offline, the payer's answer may take a while), so an expired offer is
+ * dropped only once this much later, and only to make room for a new one.
+ */
+export const EXPIRED_OFFER_RETENTION_MS = 24 * 60 * 60 * 1000;
 
 export interface PaymentServiceOptions {
   computing: TrustedComputing;
@@ -126,6 +138,8 @@ export class PaymentService {
   readonly #pinLimit: number;
   readonly #now: () => number;
   readonly #trace: TraceSink | undefined;
+  /** Offers are made one at a time, so concurrent calls cannot pass the bound together. */
+  readonly #offers = new Mutex();
 
   constructor(options: PaymentServiceOptions) {
     this.#computing = options.computing;
@@ -188,12 +202,17 @@ export class PaymentService {
     const offer = parseStatement(decode(encodeStatement(draft), 8192, 'TRUSTED_KEY'), 'offline-offer');
     if (offer.expiresAt <= this.#now()) throw new TeeError('BAD_PARAMETERS', 'offline offer: expiresAt is in the past', 'TRUSTED_KEY');
     const pending = encode([1, offer.nonce, this.#computing.sha256(signingBytes(offer)), offer.amount, offer.currency, offer.expiresAt]);
-    try {
-      await this.#store.put(`offer:${keyId}:${offer.txId}`, pending, { exclusive: true });
-    } catch (err) {
-      if (err instanceof TeeError && err.code === 'ACCESS_CONFLICT') throw new TeeError('ACCESS_CONFLICT', `offline offer: txId ${offer.txId} already used`, 'TRUSTED_KEY');
-      throw err;
-    }
+    await this.#offers.run(async () => {
+      const offerId = `offer:${keyId}:${offer.txId}`;
+      if (await this.#store.has(offerId)) throw new TeeError('ACCESS_CONFLICT', `offline offer: txId ${offer.txId} already used`, 'TRUSTED_KEY');
+      await this.#makeRoomForOffer(keyId);
+      try {
+        await this.#store.put(offerId, pending, { exclusive: true });
+      } catch (err) {
+        if (err instanceof TeeError && err.code === 'ACCESS_CONFLICT') throw new TeeError('ACCESS_CONFLICT', `offline offer: txId ${offer.txId} already used`, 'TRUSTED_KEY');
+        throw err;
+      }
+    });
     const signed = await this.#sign(keyId, identity, offer);
     this.#step('offline offer signed (payee)', { txId: offer.txId, amount: formatAmount(offer.amount, offer.currency) });
     return signed;
@@ -341,6 +360,26 @@ export class PaymentService {
   }
 
   // ---- inside ----
+
+  /**
+   * Keep a key's pending offers under MAX_PENDING_OFFERS: when full, drop those expired for longer
+   * than EXPIRED_OFFER_RETENTION_MS; if none is, refuse the new offer (OUT_OF_MEMORY).
+   */
+  async #makeRoomForOffer(keyId: string): Promise<void> {
+    const ids = await this.#store.list(`offer:${keyId}:`);
+    if (ids.length < MAX_PENDING_OFFERS) return;
+    const cutoff = this.#now() - EXPIRED_OFFER_RETENTION_MS;
+    let left = ids.length;
+    for (const id of ids) {
+      if (decodeOffer(await this.#store.get(id)).expiresAt > cutoff) continue;
+      await this.#store.delete(id);
+      left--;
+    }
+    if (left >= MAX_PENDING_OFFERS) {
+      throw new TeeError('OUT_OF_MEMORY', `offline offer: ${MAX_PENDING_OFFERS} offers are pending; one must be paid or expire first`, 'TRUSTED_KEY');
+    }
+    this.#step('expired offers dropped to make room', { dropped: ids.length - left });
+  }
 
   async #payerIdentity(keyId: string): Promise<IdentityInfo> {
     return this.#computing.identityOf(keyId);

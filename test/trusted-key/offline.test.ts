@@ -11,6 +11,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { utf8 } from '../../src/common/bytes.js';
 import { encode } from '../../src/common/codec.js';
 import { mapPublicKey } from '../../src/cpk/index.js';
+import { EXPIRED_OFFER_RETENTION_MS, MAX_PENDING_OFFERS } from '../../src/trusted-key/index.js';
 import { assertDisplayMatches, decodeSigned, encodeSigned, offlineDisplayText, signingBytes } from '../../src/protocol/payment.js';
 import { ReeCapture } from '../../src/ree/client-api/index.js';
 import { createPhone, type Phone } from '../../src/device/index.js';
@@ -30,6 +31,9 @@ describe('offline payments between two phones', () => {
   /** The payer's clock runs this far ahead of the payee's (to expire offers without waiting). */
   let aliceSkew = 0;
   const aliceClock = () => Date.now() + aliceSkew;
+  /** The same for the payee. */
+  let bobSkew = 0;
+  const bobClock = () => Date.now() + bobSkew;
 
   async function offer(amount: number, expiresIn = 300_000) {
     const txId = `tx-${++tx}`;
@@ -49,8 +53,9 @@ describe('offline payments between two phones', () => {
   beforeEach(async () => {
     world = await makeWorld({ spy: true });
     aliceSkew = 0;
+    bobSkew = 0;
     alicePhone = await world.makePhone('alice', { now: aliceClock });
-    bobPhone = await world.makePhone('bob');
+    bobPhone = await world.makePhone('bob', { now: bobClock });
     await provision(world, alicePhone, 'alice', { balance: 50_000, capture });
     await provision(world, bobPhone, 'bob', { capture });
     await openWallets();
@@ -183,6 +188,30 @@ describe('offline payments between two phones', () => {
     expect(await failure(channel.call('tk.setOfflineBalance', { keyId: info.keyId, amount: 1_000_000, currency: 'CNY' }))).toMatchObject({ code: 'ACCESS_DENIED' });
     expect((await alice.call('OFFLINE_STATE', {}, aliceId)).balance).toBe(50_000);
   });
+
+  it(`a flood of offers from the REE stops at ${MAX_PENDING_OFFERS} pending (OUT_OF_MEMORY); offers long expired make room`, async () => {
+    const expiresAt = Date.now() + 60_000;
+    const ask = (txId: string, at = expiresAt + bobSkew) => bob.call('SIGN_OFFLINE_OFFER', { txId, amount: 100, currency: 'CNY', expiresAt: at }, bobId);
+    const first = await offer(100, 60_000);
+    for (let i = 1; i < MAX_PENDING_OFFERS; i++) await ask(`flood-${i}`);
+    expect((await bob.call('OFFLINE_STATE', {}, bobId)).pendingOffers).toBe(MAX_PENDING_OFFERS);
+    expect(await failure(ask('one-too-many'))).toMatchObject({ code: 'OUT_OF_MEMORY' });
+    // A payment for a kept offer still goes through, and frees its place.
+    const { signed: payment } = await alice.call('PAY_OFFLINE', { offer: first.signed }, aliceId);
+    await bob.call('ACCEPT_OFFLINE_PAYMENT', { payment }, bobId);
+    await ask('in-the-freed-place');
+    expect(await failure(ask('one-too-many'))).toMatchObject({ code: 'OUT_OF_MEMORY' });
+
+    // Just expired: kept, since a payment signed in time may still arrive.
+    bobSkew = 120_000;
+    expect(await failure(ask('one-too-many'))).toMatchObject({ code: 'OUT_OF_MEMORY' });
+    // Expired for longer than the retention: dropped to make room for the new one.
+    bobSkew = 60_000 + EXPIRED_OFFER_RETENTION_MS + 1_000;
+    await ask('after-retention');
+    const payee = await bob.call('OFFLINE_STATE', {}, bobId);
+    expect(payee.pendingOffers).toBe(1);
+    expect(payee.accepted).toHaveLength(1);
+  }, 60_000);
 
   it('restoring the payer key\'s store to an older copy is caught (SECURITY): no double spend', async () => {
     await alice.close();

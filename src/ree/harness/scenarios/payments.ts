@@ -20,6 +20,9 @@ export async function offerFromBob(adv: Adversary, amount: number, txId = `tx-${
   return (await w.call('SIGN_OFFLINE_OFFER', { txId, amount, currency: 'CNY', expiresAt: Date.now() + 600_000 }, await w.identity('bob'))).signed;
 }
 
+/** Offers the flood scenario asks for at most: far above any sensible bound on pending offers. */
+const FLOOD_ATTEMPTS = 2048;
+
 async function balance(adv: Adversary, user: string): Promise<number> {
   const r = await adv.http('GET', `/v1/accounts/retail/${user}`);
   return (r.json.balances as Record<string, number>).CNY ?? NaN;
@@ -138,6 +141,33 @@ export const paymentScenarios: Scenario[] = [
       return {
         observed: `payee repeat -> ${again.code}; reconcile ${String(r1.json.status)}, again ${String(r2.json.status)}; debited ${before - after}`,
         defended: again.code !== 'no error' && r1.json.status === 'settled' && r2.json.status !== 'settled' && before - after === 250,
+      };
+    },
+  },
+  {
+    name: 'offline-offer-flood',
+    attack: 'ask the payee key for offline offers without end, to fill its storage with pending offers',
+    expectedDefence: 'the key keeps a bounded number of pending offers and refuses more (OUT_OF_MEMORY); its offers still work',
+    run: async (ctx) => {
+      const adv = await ctx.fresh();
+      const bob = await adv.wallet('bob');
+      const bobId = await bob.identity('bob');
+      // One session for the whole flood (a session per offer would hit the TEE's session limit first).
+      const ask = async (txId: string) => (await bob.call('SIGN_OFFLINE_OFFER', { txId, amount: 100, currency: 'CNY', expiresAt: Date.now() + 600_000 }, bobId)).signed;
+      const first = await ask('flood-0');
+      let made = 1;
+      const refusal = await outcome(async () => {
+        for (; made < FLOOD_ATTEMPTS; made++) await ask(`flood-${made}`);
+      });
+      const pending = (await bob.call('OFFLINE_STATE', {}, bobId)).pendingOffers;
+      // The first offer is still good: paying it works, and frees a place.
+      const alice = await adv.wallet('alice');
+      const { signed: payment } = await alice.call('PAY_OFFLINE', { offer: first }, await alice.identity('alice'));
+      const accepted = await outcome(() => bob.call('ACCEPT_OFFLINE_PAYMENT', { payment }, bobId));
+      const after = await outcome(() => ask('after-payment'));
+      return {
+        observed: `${made} offers made, then ${refusal.code}; ${pending} pending; paying the first -> ${accepted.code}; one more offer -> ${after.code}`,
+        defended: refusal.code === 'OUT_OF_MEMORY' && made < FLOOD_ATTEMPTS && pending === made && accepted.code === 'no error' && after.code === 'no error',
       };
     },
   },
