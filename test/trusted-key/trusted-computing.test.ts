@@ -9,7 +9,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { utf8 } from '../../src/common/bytes.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import { KeyManagementCentre, createMemoryKmcStore, encodeIssuancePackage, encodePublicMatrix } from '../../src/cpk/index.js';
-import { TrustedComputing, TrustedKeyStorage } from '../../src/trusted-key/index.js';
+import { MAX_PERSISTENT_KEYS, MAX_TRANSIENT_KEYS, TrustedComputing, TrustedKeyStorage } from '../../src/trusted-key/index.js';
 import { failure } from '../device/fixtures.js';
 
 const provider = PROVIDERS.native;
@@ -52,6 +52,31 @@ describe('TrustedComputing', () => {
   afterEach(async () => {
     await storage.close();
   });
+
+  it(`holds at most ${MAX_PERSISTENT_KEYS} persistent and ${MAX_TRANSIENT_KEYS} transient keys (OUT_OF_MEMORY); a deleted key frees its slot`, async () => {
+    const message = utf8('still usable');
+    const kept = [];
+    // The provisioning key, made at first start, holds one persistent slot.
+    for (let i = 1; i < MAX_PERSISTENT_KEYS; i++) kept.push(await tc.generateKey('ed25519', 'sign'));
+    expect(await failure(tc.generateKey('ed25519', 'sign'))).toMatchObject({ code: 'OUT_OF_MEMORY' });
+    expect(await failure(tc.deriveSharedKey((await tc.generateKey('x25519', 'agree', { persistent: false })).keyId, provider.generateKeyPair('x25519').publicKey, { persistent: true })))
+      .toMatchObject({ code: 'OUT_OF_MEMORY' });
+    expect(provider.verify('ed25519', kept[0]!.publicKey!, message, await tc.sign(kept[0]!.keyId, message))).toBe(true);
+    // Still full after a restart: the count comes from storage.
+    await reopen();
+    expect(await failure(tc.generateKey('p256', 'sign'))).toMatchObject({ code: 'OUT_OF_MEMORY' });
+    // One slot freed, three racing calls: exactly one gets it.
+    await tc.deleteKey(kept[0]!.keyId);
+    const racing = await Promise.allSettled([0, 1, 2].map(() => tc.generateKey('ed25519', 'sign')));
+    expect(racing.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(racing.filter((r) => r.status === 'rejected').map((r) => (r as PromiseRejectedResult).reason.code)).toEqual(['OUT_OF_MEMORY', 'OUT_OF_MEMORY']);
+
+    // Transient keys (the restart dropped the one made for the derivation).
+    for (let i = 0; i < MAX_TRANSIENT_KEYS; i++) await tc.generateKey('ed25519', 'sign', { persistent: false });
+    const full = await failure(tc.generateKey('ed25519', 'sign', { persistent: false }));
+    expect(full).toMatchObject({ code: 'OUT_OF_MEMORY' });
+    expect(full.message).not.toMatch(/[0-9a-f]{32}/); // no key id or key material in the message
+  }, 60_000);
 
   it('persistent keys survive a restart; transient keys do not', async () => {
     const kept = await tc.generateKey('p256', 'sign');

@@ -34,6 +34,7 @@ import {
   type PublicMatrix,
 } from '../../cpk/index.js';
 import { signingBytes, type PartyId, type SignedStatement } from '../../protocol/payment.js';
+import { Mutex } from '../../storage/mutex.js';
 import type { AppStorage, TrustedKeyStorage } from '../secure-storage/index.js';
 import {
   ALLOWED_USAGES,
@@ -53,6 +54,13 @@ import {
 export const APP_ID = 'trusted-computing';
 export const MAX_RANDOM_BYTES = 4096;
 export const MAX_DATA_BYTES = 512 * 1024;
+/**
+ * Keys the trusted key holds at once, like a secure element's key slots: the REE can ask for keys
+ * at will (a labelled wallet key is persistent), and without a bound it could fill the key's storage
+ * or memory. Persistent keys include identity and provisioning keys.
+ */
+export const MAX_PERSISTENT_KEYS = 256;
+export const MAX_TRANSIENT_KEYS = 1024;
 const ECDH_LABEL = utf8('tee-sim/trusted-key/ecdh/v1');
 /** Persistent key records kept decoded in memory (least recently used out). */
 const LOADED_KEYS = 64;
@@ -91,6 +99,10 @@ function checkPaymentUsage(usage: KeyUsage): void {
   if (usage !== 'payment') denied('payment: not a payment key');
 }
 
+const noRoom = (what: string): never => {
+  throw new TeeError('OUT_OF_MEMORY', `trusted computing: ${what}; delete a key first`, 'TRUSTED_KEY');
+};
+
 const notFound = (): never => {
   throw new TeeError('ITEM_NOT_FOUND', 'trusted computing: no such key', 'TRUSTED_KEY');
 };
@@ -112,6 +124,8 @@ export class TrustedComputing {
   readonly #loaded = new Map<string, KeyRecord>();
   /** Signing keys loaded into the provider for keys held in memory (see #signWith); only for held keys. */
   readonly #signers = new Map<string, LoadedSigningKey>();
+  /** New persistent keys are stored one at a time, so concurrent calls cannot pass the bound together. */
+  readonly #slots = new Mutex();
   readonly #matrices = new Map<string, PublicMatrix>();
   readonly #trace: TraceSink | undefined;
   readonly #now: () => number;
@@ -463,11 +477,18 @@ export class TrustedComputing {
     if (persistent) {
       const bytes = encodeKeyRecord(record);
       try {
-        await this.#store.put(keyObject(keyId), bytes, { exclusive: true });
+        await this.#slots.run(async () => {
+          if ((await this.#store.list('key:')).length >= MAX_PERSISTENT_KEYS) noRoom(`all ${MAX_PERSISTENT_KEYS} persistent key slots are in use`);
+          await this.#store.put(keyObject(keyId), bytes, { exclusive: true });
+        });
       } finally {
         zeroize(bytes, record.secretKey);
       }
     } else {
+      if (this.#transient.size >= MAX_TRANSIENT_KEYS) {
+        zeroize(record.secretKey);
+        noRoom(`all ${MAX_TRANSIENT_KEYS} transient key slots are in use`);
+      }
       this.#transient.set(keyId, record);
     }
     return this.#info(keyId, record, persistent);

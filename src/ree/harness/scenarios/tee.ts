@@ -6,6 +6,9 @@ import { encodeTeeRequest, parseTeeResponse, signTaManifest, type TaManifest } f
 import { createWalletTa, walletTaCode, walletTaManifest, WALLET_CMD } from '../../../tee/tas/wallet/index.js';
 import { expectRefused, outcome, type Scenario } from '../scenario.js';
 
+/** Keys the slot-exhaustion scenario asks for at most: far above any sensible bound on a key's slots. */
+const KEY_FLOOD_ATTEMPTS = 2048;
+
 export const teeScenarios: Scenario[] = [
   {
     name: 'forged-handle',
@@ -86,6 +89,26 @@ export const teeScenarios: Scenario[] = [
       codes.push((await outcome(async () => tee.installTa(signTaManifest(adv.provider, { ...adv.factory.taSigner, secretKey: rogue.secretKey }, manifest), code, impl))).code);
       codes.push((await outcome(async () => tee.installTa(real, altered, impl))).code);
       return { observed: `unsigned ${codes[0]}, rogue signer ${codes[1]}, altered code ${codes[2]}`, defended: codes.every((c) => c === 'SECURITY') };
+    },
+  },
+  {
+    name: 'key-slot-exhaustion',
+    attack: 'generate labelled (persistent) keys without end, to fill the trusted key\'s storage',
+    expectedDefence: 'the trusted key holds a bounded number of keys and refuses more (OUT_OF_MEMORY); the keys it holds still work',
+    run: async (ctx) => {
+      const adv = await ctx.fresh();
+      const w = await adv.wallet('alice');
+      const first = await w.call('GENERATE_KEY', { algorithm: 'ed25519', usage: 'sign', label: 'slot-0' });
+      let made = 1;
+      const refusal = await outcome(async () => {
+        for (; made < KEY_FLOOD_ATTEMPTS; made++) await w.call('GENERATE_KEY', { algorithm: 'ed25519', usage: 'sign', label: `slot-${made}` });
+      });
+      const signs = await outcome(() => w.call('SIGN', { message: utf8('after the flood') }, first.handle));
+      const identity = await outcome(async () => w.call('GET_PUBLIC_KEY', {}, await w.identity('alice')));
+      return {
+        observed: `${made} keys made, then ${refusal.code}; the first key signs -> ${signs.code}; identity key -> ${identity.code}`,
+        defended: refusal.code === 'OUT_OF_MEMORY' && made < KEY_FLOOD_ATTEMPTS && signs.code === 'no error' && identity.code === 'no error',
+      };
     },
   },
   {
