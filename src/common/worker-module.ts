@@ -14,12 +14,14 @@
  * a parent started with them can still start workers.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type WorkerOptions } from 'node:worker_threads';
 
 const CACHE = new URL('../../node_modules/.cache/tee-sim/', import.meta.url);
+/** Bundles of other versions of a module (and abandoned temporary files) older than this are deleted. */
+export const STALE_BUNDLE_MS = 24 * 60 * 60 * 1000;
 const bundled = new Map<string, URL>();
 
 /**
@@ -29,7 +31,8 @@ const bundled = new Map<string, URL>();
 export function workerModuleUrl(module: URL): URL {
   if (!module.pathname.endsWith('.ts')) return module;
   const known = bundled.get(module.href);
-  if (known) return known;
+  // Another process may have pruned it since (see pruneStale): then it is written again.
+  if (known && existsSync(known)) return known;
   const url = bundle(module);
   bundled.set(module.href, url);
   return url;
@@ -112,8 +115,39 @@ function bundle(module: URL): URL {
     const temporary = fileURLToPath(target) + `.${process.pid}.${Math.floor(performance.now() * 1000)}.tmp`;
     writeFileSync(temporary, text);
     renameSync(temporary, target);
+    pruneStale(name, target);
   }
   return pathToFileURL(fileURLToPath(target));
+}
+
+/**
+ * Delete this module's bundles of other versions, and temporary files, not touched for
+ * STALE_BUNDLE_MS: every edit of a worker's sources makes a new bundle, and the cache would only
+ * grow. A process still running with a pruned bundle writes it again when it next starts a worker.
+ * Best effort: a file another process deletes first, or cannot be read, is skipped.
+ */
+function pruneStale(name: string, keep: URL): void {
+  const dir = fileURLToPath(CACHE);
+  const kept = fileURLToPath(keep);
+  const cutoff = Date.now() - STALE_BUNDLE_MS;
+  // name-<16 hex>.mjs, or its temporary name-<16 hex>.mjs.<pid>.<n>.tmp: not another module whose name starts alike.
+  const pattern = new RegExp(`^${name.replace(/[^a-zA-Z0-9]/g, '\\$&')}-[0-9a-f]{16}\\.mjs(\\.[0-9]+\\.[0-9]+\\.tmp)?$`);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const entry of entries) {
+    const ours = pattern.test(entry);
+    const path = `${dir}${entry}`;
+    if (!ours || path === kept) continue;
+    try {
+      if (statSync(path).mtimeMs < cutoff) unlinkSync(path);
+    } catch {
+      // gone already, or not ours to delete
+    }
+  }
 }
 
 interface Esbuild {

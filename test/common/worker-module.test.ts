@@ -1,11 +1,12 @@
 import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/common/bytes.js';
-import { startModuleWorker, withoutLoaderFlags, workerModuleUrl } from '../../src/common/worker-module.js';
+import { STALE_BUNDLE_MS, startModuleWorker, withoutLoaderFlags, workerModuleUrl } from '../../src/common/worker-module.js';
 
 const FIXTURE = new URL('../support/echo-worker.ts', import.meta.url);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -30,6 +31,28 @@ describe('worker modules from TypeScript sources', () => {
     const text = readFileSync(fileURLToPath(url), 'utf8');
     expect(text).toContain('@noble/hashes/sha2.js'); // imported, not copied in
     expect(text).not.toMatch(/:\s*Uint8Array\)/); // no TypeScript left
+  });
+
+  it('writes a bundle again if it was pruned, and prunes this module\'s stale bundles only', () => {
+    const url = workerModuleUrl(FIXTURE);
+    const dir = dirname(fileURLToPath(url));
+    const stale = join(dir, 'echo-worker-0000000000000000.mjs');
+    const staleTemporary = join(dir, 'echo-worker-0000000000000000.mjs.123.456.tmp');
+    const recent = join(dir, 'echo-worker-1111111111111111.mjs');
+    const otherModule = join(dir, 'echo-worker-extra-0000000000000000.mjs');
+    const planted = [stale, staleTemporary, recent, otherModule];
+    try {
+      for (const file of planted) writeFileSync(file, '// planted by the test');
+      const old = (Date.now() - STALE_BUNDLE_MS - 60_000) / 1000;
+      for (const file of [stale, staleTemporary, otherModule]) utimesSync(file, old, old);
+      unlinkSync(fileURLToPath(url)); // as another process pruning it would
+      const again = workerModuleUrl(FIXTURE);
+      expect(again.href).toBe(url.href);
+      expect(existsSync(again)).toBe(true);
+      expect([stale, staleTemporary, recent, otherModule].map((file) => existsSync(file))).toEqual([false, false, true, true]);
+    } finally {
+      for (const file of planted) rmSync(file, { force: true });
+    }
   });
 
   it('leaves a .js module as it is', () => {
