@@ -140,6 +140,11 @@ export class PaymentService {
   readonly #trace: TraceSink | undefined;
   /** Offers are made one at a time, so concurrent calls cannot pass the bound together. */
   readonly #offers = new Mutex();
+  /**
+   * Per payee key, once its full list was scanned: a lower bound on the expiry of its pending
+   * offers (offers paid since only raise the true minimum), so a refusal needs no rescan.
+   */
+  readonly #earliestExpiry = new Map<string, number>();
 
   constructor(options: PaymentServiceOptions) {
     this.#computing = options.computing;
@@ -204,14 +209,12 @@ export class PaymentService {
     const pending = encode([1, offer.nonce, this.#computing.sha256(signingBytes(offer)), offer.amount, offer.currency, offer.expiresAt]);
     await this.#offers.run(async () => {
       const offerId = `offer:${keyId}:${offer.txId}`;
+      // Checked first, so a reused txId is told as such even when no room is left.
       if (await this.#store.has(offerId)) throw new TeeError('ACCESS_CONFLICT', `offline offer: txId ${offer.txId} already used`, 'TRUSTED_KEY');
       await this.#makeRoomForOffer(keyId);
-      try {
-        await this.#store.put(offerId, pending, { exclusive: true });
-      } catch (err) {
-        if (err instanceof TeeError && err.code === 'ACCESS_CONFLICT') throw new TeeError('ACCESS_CONFLICT', `offline offer: txId ${offer.txId} already used`, 'TRUSTED_KEY');
-        throw err;
-      }
+      await this.#store.put(offerId, pending, { exclusive: true });
+      const earliest = this.#earliestExpiry.get(keyId);
+      if (earliest !== undefined) this.#earliestExpiry.set(keyId, Math.min(earliest, offer.expiresAt));
     });
     const signed = await this.#sign(keyId, identity, offer);
     this.#step('offline offer signed (payee)', { txId: offer.txId, amount: formatAmount(offer.amount, offer.currency) });
@@ -368,16 +371,22 @@ export class PaymentService {
   async #makeRoomForOffer(keyId: string): Promise<void> {
     const ids = await this.#store.list(`offer:${keyId}:`);
     if (ids.length < MAX_PENDING_OFFERS) return;
+    const full = () => new TeeError('OUT_OF_MEMORY', `offline offer: ${MAX_PENDING_OFFERS} offers are pending; one must be paid or expire first`, 'TRUSTED_KEY');
     const cutoff = this.#now() - EXPIRED_OFFER_RETENTION_MS;
+    if ((this.#earliestExpiry.get(keyId) ?? -Infinity) > cutoff) throw full(); // none can go yet: no rescan
     let left = ids.length;
+    let earliest = Infinity;
     for (const id of ids) {
-      if (decodeOffer(await this.#store.get(id)).expiresAt > cutoff) continue;
+      const { expiresAt } = decodeOffer(await this.#store.get(id));
+      if (expiresAt > cutoff) {
+        earliest = Math.min(earliest, expiresAt);
+        continue;
+      }
       await this.#store.delete(id);
       left--;
     }
-    if (left >= MAX_PENDING_OFFERS) {
-      throw new TeeError('OUT_OF_MEMORY', `offline offer: ${MAX_PENDING_OFFERS} offers are pending; one must be paid or expire first`, 'TRUSTED_KEY');
-    }
+    this.#earliestExpiry.set(keyId, earliest);
+    if (left >= MAX_PENDING_OFFERS) throw full();
     this.#step('expired offers dropped to make room', { dropped: ids.length - left });
   }
 
