@@ -99,6 +99,8 @@ function checkPaymentUsage(usage: KeyUsage): void {
   if (usage !== 'payment') denied('payment: not a payment key');
 }
 
+const PERSISTENT_FULL = `all ${MAX_PERSISTENT_KEYS} persistent key slots are in use`;
+const TRANSIENT_FULL = `all ${MAX_TRANSIENT_KEYS} transient key slots are in use`;
 const noRoom = (what: string): never => {
   throw new TeeError('OUT_OF_MEMORY', `trusted computing: ${what}; delete a key first`, 'TRUSTED_KEY');
 };
@@ -455,6 +457,7 @@ export class TrustedComputing {
   }
 
   async #create(algorithm: TkKeyAlgorithm, usage: KeyUsage, persistent: boolean): Promise<KeyInfo> {
+    await this.#assertRoom(persistent); // before making a key that would be refused (#keep checks again)
     let secretKey: Uint8Array;
     let publicKey: Uint8Array | undefined;
     if (isAead(algorithm)) secretKey = this.#provider.randomBytes(32);
@@ -478,16 +481,17 @@ export class TrustedComputing {
       const bytes = encodeKeyRecord(record);
       try {
         await this.#slots.run(async () => {
-          if ((await this.#store.list('key:')).length >= MAX_PERSISTENT_KEYS) noRoom(`all ${MAX_PERSISTENT_KEYS} persistent key slots are in use`);
+          await this.#assertRoom(true);
           await this.#store.put(keyObject(keyId), bytes, { exclusive: true });
         });
       } finally {
         zeroize(bytes, record.secretKey);
       }
     } else {
+      // Checked and taken with no await between: concurrent calls cannot pass the bound together.
       if (this.#transient.size >= MAX_TRANSIENT_KEYS) {
         zeroize(record.secretKey);
-        noRoom(`all ${MAX_TRANSIENT_KEYS} transient key slots are in use`);
+        noRoom(TRANSIENT_FULL);
       }
       this.#transient.set(keyId, record);
     }
@@ -526,6 +530,13 @@ export class TrustedComputing {
         if (!held) key.destroy();
       }
     });
+  }
+
+  /** OUT_OF_MEMORY when every persistent (or transient) key slot is taken. */
+  async #assertRoom(persistent: boolean): Promise<void> {
+    if (persistent) {
+      if ((await this.#store.list('key:')).length >= MAX_PERSISTENT_KEYS) noRoom(PERSISTENT_FULL);
+    } else if (this.#transient.size >= MAX_TRANSIENT_KEYS) noRoom(TRANSIENT_FULL);
   }
 
   #dropSigner(keyId: string): void {
