@@ -32,20 +32,20 @@ import {
   checkRandomLength,
   checkSecretKey,
   checkSecretKeyFor,
-  loadedSigningKey,
   checkSignatureAlgorithm,
   isAllZero,
   isP256EncodingShape,
+  loadedSigningKey,
 } from './common.js';
 
 const Point = nobleP256.Point;
+const N = Point.Fn.ORDER;
 
 /** One signature in the shared format (inputs already checked): P-256 over SHA-256 with low S, or Ed25519. */
 function nobleSign(algorithm: SignatureAlgorithm, secretKey: Uint8Array, message: Uint8Array): Uint8Array {
   if (algorithm === 'p256') return nobleP256.sign(message, secretKey, { prehash: true, lowS: true });
   return ed25519.sign(message, secretKey);
 }
-const N = Point.Fn.ORDER;
 
 function decodePoint(bytes: Uint8Array, title: string) {
   if (!(bytes instanceof Uint8Array) || !isP256EncodingShape(bytes)) {

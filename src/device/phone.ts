@@ -12,7 +12,7 @@
  */
 import { join } from 'node:path';
 import { aoneOf } from '../common/checks.js';
-import { TeeError, toTeeError } from '../common/errors.js';
+import { TeeError } from '../common/errors.js';
 import type { TraceEvent, TraceSink } from '../common/trace.js';
 import { defaultProvider } from '../crypto/index.js';
 import type { CryptoProvider, SignatureAlgorithm } from '../crypto/provider.js';
@@ -98,12 +98,7 @@ function redactingTrace(trace: TraceSink | undefined): TraceSink | undefined {
 }
 
 export async function createPhone(options: PhoneOptions): Promise<Phone> {
-  let thread: 'inline' | 'worker';
-  try {
-    thread = aoneOf(options.trustedKeyThread ?? 'inline', 'phone: trustedKeyThread', ['inline', 'worker'] as const);
-  } catch (err) {
-    throw new TeeError('BAD_PARAMETERS', toTeeError(err).message, 'API');
-  }
+  const thread = aoneOf(options.trustedKeyThread ?? 'inline', 'phone: trustedKeyThread', ['inline', 'worker'] as const);
   const onWorker = thread === 'worker';
   // Checked before anything is created: a function cannot cross to the key's thread.
   if (onWorker && options.now) throw new TeeError('BAD_PARAMETERS', 'phone: a trusted key on its own thread keeps its own clock (no now option)', 'API');

@@ -6,7 +6,7 @@
  * field, dispatches, and turns every failure into a typed error response. It never throws and never
  * answers with anything but public data, ciphertext and handles.
  */
-import { TeeError, isTeeErrorCode, toTeeError, type TeeErrorCode, type TeeOrigin } from '../common/errors.js';
+import { TeeError, isTeeErrorCode, isTeeOrigin, toTeeError, type TeeErrorCode, type TeeOrigin } from '../common/errors.js';
 import { aarray, abytes, aint, aobject, aoneOf, astring } from '../common/checks.js';
 import { MAX_MESSAGE_BYTES } from '../common/codec.js';
 import { readRequest, readResponse, writeRequest, writeResponse } from './driver-wire.js';
@@ -184,7 +184,6 @@ export function encodeTeeRequest(request: TeeRequest): Uint8Array {
   return writeRequest(request);
 }
 
-const ORIGINS: readonly TeeOrigin[] = ['API', 'COMMS', 'TEE', 'TRUSTED_APP', 'TRUSTED_KEY', 'CHANNEL', 'BACKEND'];
 
 function parseOutParams(raw: unknown): WireOutParam[] {
   const list = aarray(raw, 'response.params', MAX_PARAMS);
@@ -214,7 +213,7 @@ export function parseTeeResponse(bytes: Uint8Array, op: TeeOp): TeeResponse {
     if (!isTeeErrorCode(r.code) || typeof r.message !== 'string' || r.message.length > 1024) {
       throw new TeeError('COMMUNICATION', 'response: malformed error', 'COMMS');
     }
-    const origin = typeof r.origin === 'string' && (ORIGINS as readonly string[]).includes(r.origin) ? (r.origin as TeeOrigin) : 'TEE';
+    const origin = isTeeOrigin(r.origin) ? r.origin : 'TEE';
     throw new TeeError(r.code, r.message, origin);
   }
   if (r.ok !== true) throw new TeeError('COMMUNICATION', 'response: malformed', 'COMMS');
