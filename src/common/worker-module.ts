@@ -25,6 +25,14 @@ export const STALE_BUNDLE_MS = 24 * 60 * 60 * 1000;
 const bundled = new Map<string, URL>();
 
 /**
+ * The module `name` next to the module at `importMetaUrl`, with that module's extension: `.ts` when
+ * run from sources, `.js` when built (a worker module lives beside the code that starts it).
+ */
+export function siblingModule(name: string, importMetaUrl: string): URL {
+  return new URL(`./${name}${importMetaUrl.slice(importMetaUrl.lastIndexOf('.'))}`, importMetaUrl);
+}
+
+/**
  * The URL a Worker should load for `module` (a URL of a .ts or .js module of ours). A .js module is
  * returned as it is; a .ts module is bundled (once per process) and its bundle's URL returned.
  */

@@ -10,7 +10,7 @@
 import { MessageChannel, type MessagePort } from 'node:worker_threads';
 import { TeeError, teeErrorFromWire, toTeeError, type TeeErrorCode, type TeeOrigin } from '../common/errors.js';
 import type { TraceEvent, TraceSink } from '../common/trace.js';
-import { startModuleWorker } from '../common/worker-module.js';
+import { siblingModule, startModuleWorker } from '../common/worker-module.js';
 import { createPortTransport, pipeTransports, type Transport } from '../channel/index.js';
 import type { ProviderName } from '../crypto/provider.js';
 import type { TrustedKeyOptions } from '../trusted-key/index.js';
@@ -58,9 +58,8 @@ export function startTrustedKeyWorker(
   openTransport: () => Promise<Transport>,
   trace?: TraceSink,
 ): Promise<HostedTrustedKey> {
-  const module = new URL(`./trusted-key-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
   const start: WorkerStart = { options, provider, trace: trace !== undefined };
-  const worker = startModuleWorker(module, { workerData: start });
+  const worker = startModuleWorker(siblingModule('trusted-key-worker', import.meta.url), { workerData: start });
   const send = (message: HostToWorker, transfer?: MessagePort[]) => worker.postMessage(message, transfer ?? []);
   let closing: Promise<void> | undefined;
   let exited = false;

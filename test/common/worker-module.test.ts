@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { describe, expect, it } from 'vitest';
 import { toHex } from '../../src/common/bytes.js';
-import { STALE_BUNDLE_MS, startModuleWorker, withoutLoaderFlags, workerModuleUrl } from '../../src/common/worker-module.js';
+import { siblingModule, STALE_BUNDLE_MS, startModuleWorker, withoutLoaderFlags, workerModuleUrl } from '../../src/common/worker-module.js';
 
 const FIXTURE = new URL('../support/echo-worker.ts', import.meta.url);
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -53,6 +53,11 @@ describe('worker modules from TypeScript sources', () => {
     } finally {
       for (const file of planted) rmSync(file, { force: true });
     }
+  });
+
+  it('names a sibling module with the caller\'s own extension', () => {
+    expect(siblingModule('verify-worker', 'file:///app/src/ree/backend/verify-pool.ts').href).toBe('file:///app/src/ree/backend/verify-worker.ts');
+    expect(siblingModule('verify-worker', 'file:///app/dist/ree/backend/verify-pool.js').href).toBe('file:///app/dist/ree/backend/verify-worker.js');
   });
 
   it('leaves a .js module as it is', () => {

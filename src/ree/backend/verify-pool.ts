@@ -11,7 +11,7 @@
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
 import { TeeError } from '../../common/errors.js';
-import { startModuleWorker } from '../../common/worker-module.js';
+import { siblingModule, startModuleWorker } from '../../common/worker-module.js';
 import type { ProviderName } from '../../crypto/provider.js';
 
 interface Pending {
@@ -51,8 +51,7 @@ export class VerifyPool {
 
   constructor(options: VerifyPoolOptions) {
     const size = Math.max(1, options.size ?? availableParallelism());
-    // Our own module, next to this one: .ts when run from sources, .js when built.
-    const module = new URL(`./verify-worker${import.meta.url.slice(import.meta.url.lastIndexOf('.'))}`, import.meta.url);
+    const module = siblingModule('verify-worker', import.meta.url);
     for (let i = 0; i < size; i++) {
       const worker = startModuleWorker(module, { workerData: { provider: options.provider } });
       const inflight = new Map<number, Pending[]>();
