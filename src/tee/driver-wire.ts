@@ -17,7 +17,7 @@
  *   response = version(1) status(u8: 0 ok, 1 error) body
  *     error    code:str8 origin:str8 message:str16
  *     ok       initializeContext: context[16]; openSession: session[16] outParams; invokeCommand: outParams
- *   outParams = count(u8) { type(u8) value: a(u32) b(u32) | memref: bytes32 | none }
+ *   outParams = the same layout as params, but an output memref carries bytes32 and no handle travels
  *
  * Readers turn bytes into the same plain shapes the checks in ./driver.ts and ./params.ts validate
  * (so every field check stays where it was); byte fields are copied out, so a caller that changes
@@ -126,7 +126,11 @@ class Writer {
   }
 }
 
-function writeParams(w: Writer, params: readonly WireParam[]): void {
+/**
+ * Params in either direction. They differ in one thing: towards the TEE an output memref carries
+ * only its capacity (its contents are none of the TA's business); back from it, its bytes.
+ */
+function writeParams(w: Writer, params: readonly (WireParam | WireOutParam)[], towardsTee: boolean): void {
   if (params.length > MAX_PARAMS) throw new TeeError('BAD_PARAMETERS', `driver: at most ${MAX_PARAMS} params`, 'API');
   w.u8(params.length);
   for (const p of params) {
@@ -137,7 +141,7 @@ function writeParams(w: Writer, params: readonly WireParam[]): void {
       const v = p as { a?: number; b?: number };
       w.u32(v.a ?? 0);
       w.u32(v.b ?? 0);
-    } else if (p.type === 'memref_output') w.u32((p as { size: number }).size);
+    } else if (p.type === 'memref_output' && towardsTee) w.u32((p as { size: number }).size);
     else if (isMemrefType(p.type)) w.bytes32((p as { buffer: Uint8Array }).buffer);
     else if (p.type === 'handle_input') w.bytes8((p as { handle: Uint8Array }).handle);
   }
@@ -172,14 +176,14 @@ function writeRequestTo(w: Writer, request: WireRequest): Uint8Array {
       if (login < 0) throw new TeeError('BAD_PARAMETERS', 'driver: unknown login method', 'API');
       w.u8(login);
       w.str(request.login.identity ?? '', 2);
-      writeParams(w, request.params);
+      writeParams(w, request.params, true);
       break;
     }
     case 'invokeCommand':
       w.fixed(request.context, ID_BYTES, 'context');
       w.fixed(request.session, ID_BYTES, 'session');
       w.u32(request.commandId);
-      writeParams(w, request.params);
+      writeParams(w, request.params, true);
       break;
     case 'closeSession':
       w.fixed(request.context, ID_BYTES, 'context');
@@ -211,18 +215,7 @@ function writeResponseTo(w: Writer, response: WireResponse, op: string): Uint8Ar
   w.u8(0);
   if (op === 'initializeContext') w.fixed(response.context!, ID_BYTES, 'context');
   if (op === 'openSession') w.fixed(response.session!, ID_BYTES, 'session');
-  if (op === 'openSession' || op === 'invokeCommand') {
-    const params = response.params ?? [];
-    w.u8(params.length);
-    for (const p of params) {
-      w.u8(PARAM_TYPES.indexOf(p.type));
-      if (isValueType(p.type)) {
-        const v = p as { a: number; b: number };
-        w.u32(v.a);
-        w.u32(v.b);
-      } else if (isMemrefType(p.type)) w.bytes32((p as { buffer: Uint8Array }).buffer);
-    }
-  }
+  if (op === 'openSession' || op === 'invokeCommand') writeParams(w, response.params ?? [], false);
   return w.finish();
 }
 
@@ -286,18 +279,22 @@ function paramType(r: Reader, index: number): ParamType {
   return type;
 }
 
-/** Params as plain objects for parseParams (which checks ranges, lengths and types). */
-function readParams(r: Reader): Record<string, unknown>[] {
+/**
+ * Params as plain objects for parseParams / parseTeeResponse (which check ranges, lengths and
+ * types), in the layout of their direction (see writeParams); handles only travel towards the TEE.
+ */
+function readParams(r: Reader, towardsTee: boolean): Record<string, unknown>[] {
   const count = r.u8('params count');
   if (count > MAX_PARAMS) r.fail(`params (${count} > ${MAX_PARAMS})`);
   const params: Record<string, unknown>[] = [];
   for (let i = 0; i < count; i++) {
     const type = paramType(r, i);
     if (isValueType(type)) params.push({ type, a: r.u32(`param ${i}.a`), b: r.u32(`param ${i}.b`) });
-    else if (type === 'memref_output') params.push({ type, size: r.u32(`param ${i}.size`) });
+    else if (type === 'memref_output' && towardsTee) params.push({ type, size: r.u32(`param ${i}.size`) });
     else if (isMemrefType(type)) params.push({ type, buffer: r.copy(r.u32(`param ${i}.buffer`), `param ${i}.buffer`) });
-    else if (type === 'handle_input') params.push({ type, handle: r.copy(r.u8(`param ${i}.handle`), `param ${i}.handle`) });
-    else params.push({ type });
+    else if (type === 'handle_input' && towardsTee) params.push({ type, handle: r.copy(r.u8(`param ${i}.handle`), `param ${i}.handle`) });
+    else if (type === 'none') params.push({ type });
+    else r.fail(`param ${i}.type (${type})`);
   }
   return params;
 }
@@ -323,11 +320,11 @@ export function readRequest(bytes: Uint8Array): Record<string, unknown> {
       const method = LOGINS[r.u8('login')];
       if (method === undefined) r.fail('login');
       const identity = r.str(2, 'identity');
-      out = { op, context, uuid, login: { login: method, identity }, params: readParams(r) };
+      out = { op, context, uuid, login: { login: method, identity }, params: readParams(r, true) };
       break;
     }
     case 'invokeCommand':
-      out = { op, context: r.copy(ID_BYTES, 'context'), session: r.copy(ID_BYTES, 'session'), commandId: r.u32('commandId'), params: readParams(r) };
+      out = { op, context: r.copy(ID_BYTES, 'context'), session: r.copy(ID_BYTES, 'session'), commandId: r.u32('commandId'), params: readParams(r, true) };
       break;
     case 'closeSession':
       out = { op, context: r.copy(ID_BYTES, 'context'), session: r.copy(ID_BYTES, 'session') };
@@ -349,19 +346,7 @@ export function readResponse(bytes: Uint8Array, op: string): Record<string, unkn
     out = { ok: true };
     if (op === 'initializeContext') out.context = r.copy(ID_BYTES, 'context');
     if (op === 'openSession') out.session = r.copy(ID_BYTES, 'session');
-    if (op === 'openSession' || op === 'invokeCommand') {
-      const count = r.u8('params count');
-      if (count > MAX_PARAMS) r.fail('params');
-      const params: Record<string, unknown>[] = [];
-      for (let i = 0; i < count; i++) {
-        const type = paramType(r, i);
-        if (isValueType(type)) params.push({ type, a: r.u32('value a'), b: r.u32('value b') });
-        else if (isMemrefType(type)) params.push({ type, buffer: r.copy(r.u32('memref'), 'memref') });
-        else if (type === 'none') params.push({ type });
-        else r.fail(`param ${i}.type (${type})`);
-      }
-      out.params = params;
-    }
+    if (op === 'openSession' || op === 'invokeCommand') out.params = readParams(r, false);
   } else return r.fail('status');
   r.end();
   return out;
