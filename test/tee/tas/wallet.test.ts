@@ -86,7 +86,7 @@ describe('wallet TA through the Client API', () => {
     expect((await failure(w.invoke(WALLET_CMD.ENCRYPT, tight))).code).toBe('OVERFLOW');
   });
 
-  it('results stay intact when later calls (on this and other sessions, at once) reuse result buffers', async () => {
+  it('results stay intact when many later calls follow at once', async () => {
     const key = await w.call('GENERATE_KEY', { algorithm: 'p256', usage: 'sign' });
     const first = await w.call('SIGN', { message: utf8('first') }, key.handle);
     const kept = new Uint8Array(first.signature);
