@@ -99,8 +99,6 @@ function checkPaymentUsage(usage: KeyUsage): void {
   if (usage !== 'payment') denied('payment: not a payment key');
 }
 
-const PERSISTENT_FULL = `all ${MAX_PERSISTENT_KEYS} persistent key slots are in use`;
-const TRANSIENT_FULL = `all ${MAX_TRANSIENT_KEYS} transient key slots are in use`;
 const noRoom = (what: string): never => {
   throw new TeeError('OUT_OF_MEMORY', `trusted computing: ${what}; delete a key first`, 'TRUSTED_KEY');
 };
@@ -457,7 +455,6 @@ export class TrustedComputing {
   }
 
   async #create(algorithm: TkKeyAlgorithm, usage: KeyUsage, persistent: boolean): Promise<KeyInfo> {
-    await this.#assertRoom(persistent); // before making a key that would be refused (#keep checks again)
     let secretKey: Uint8Array;
     let publicKey: Uint8Array | undefined;
     if (isAead(algorithm)) secretKey = this.#provider.randomBytes(32);
@@ -473,6 +470,9 @@ export class TrustedComputing {
   async #keep(
     algorithm: TkKeyAlgorithm, usage: KeyUsage, secretKey: Uint8Array, publicKey: Uint8Array | undefined, persistent: boolean, identity?: IdentityInfo,
   ): Promise<KeyInfo> {
+    // A transient slot is checked here and taken below with no await between, so concurrent calls
+    // cannot pass the bound together; persistent slots are checked with the write, one at a time.
+    if (!persistent && this.#transient.size >= MAX_TRANSIENT_KEYS) noRoom(`all ${MAX_TRANSIENT_KEYS} transient key slots are in use`);
     const keyId = toHex(this.#provider.randomBytes(16));
     const record: KeyRecord = { algorithm, usage, secretKey: new Uint8Array(secretKey), createdAt: this.#now() };
     if (publicKey) record.publicKey = new Uint8Array(publicKey);
@@ -481,18 +481,13 @@ export class TrustedComputing {
       const bytes = encodeKeyRecord(record);
       try {
         await this.#slots.run(async () => {
-          await this.#assertRoom(true);
+          if ((await this.#store.list('key:')).length >= MAX_PERSISTENT_KEYS) noRoom(`all ${MAX_PERSISTENT_KEYS} persistent key slots are in use`);
           await this.#store.put(keyObject(keyId), bytes, { exclusive: true });
         });
       } finally {
         zeroize(bytes, record.secretKey);
       }
     } else {
-      // Checked and taken with no await between: concurrent calls cannot pass the bound together.
-      if (this.#transient.size >= MAX_TRANSIENT_KEYS) {
-        zeroize(record.secretKey);
-        noRoom(TRANSIENT_FULL);
-      }
       this.#transient.set(keyId, record);
     }
     return this.#info(keyId, record, persistent);
@@ -530,13 +525,6 @@ export class TrustedComputing {
         if (!held) key.destroy();
       }
     });
-  }
-
-  /** OUT_OF_MEMORY when every persistent (or transient) key slot is taken. */
-  async #assertRoom(persistent: boolean): Promise<void> {
-    if (persistent) {
-      if ((await this.#store.list('key:')).length >= MAX_PERSISTENT_KEYS) noRoom(PERSISTENT_FULL);
-    } else if (this.#transient.size >= MAX_TRANSIENT_KEYS) noRoom(TRANSIENT_FULL);
   }
 
   #dropSigner(keyId: string): void {
