@@ -4,6 +4,8 @@ export { listenTcp, connectTcp, LengthPrefixDecoder, type TcpListener, type TcpL
 export {
   createInterceptedPair,
   interceptTransports,
+  FrameLog,
+  DEFAULT_LOG_BYTES,
   flipBit,
   truncate,
   TO_RESPONDER,
@@ -12,6 +14,7 @@ export {
   type InterceptAction,
   type InterceptHook,
   type InterceptedPair,
+  type InterceptOptions,
   type Interceptor,
   type LoggedFrame,
   type HeldFrame,

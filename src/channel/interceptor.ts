@@ -8,7 +8,11 @@
  *   connectChannel(wire.initiator, …); acceptChannel(wire.responder, …);
  *
  * A hook that throws is a bug in the script: the exception is not caught.
+ *
+ * The log is bounded (FrameLog: the latest frames up to a byte budget, oldest dropped first), so a
+ * wire that carries a long-lived channel does not keep every frame it ever carried.
  */
+import { TeeError } from '../common/errors.js';
 import { createMemoryTransportPair, forwardFrame, type Transport } from './transport.js';
 
 export type Direction = 'initiator->responder' | 'responder->initiator';
@@ -22,7 +26,7 @@ export type InterceptAction = 'pass' | 'drop' | 'hold' | { replace: Uint8Array |
 export type InterceptHook = (frame: Uint8Array, direction: Direction, index: number) => InterceptAction | undefined | void;
 
 export interface LoggedFrame {
-  /** Position in the REE's view of the whole conversation. */
+  /** Position in the REE's view of the whole conversation (counts dropped entries too). */
   seq: number;
   direction: Direction;
   /** Per-direction index of an endpoint's frame; -1 for frames the REE injected. */
@@ -32,6 +36,68 @@ export interface LoggedFrame {
   action: 'pass' | 'drop' | 'hold' | 'replace' | 'inject' | 'release';
 }
 
+/** Default byte budget of a FrameLog: room for thousands of typical frames. */
+export const DEFAULT_LOG_BYTES = 1024 * 1024;
+/** What an entry costs beyond its frame's bytes (the entry object, the view), so empty frames count too. */
+const ENTRY_OVERHEAD_BYTES = 64;
+
+/**
+ * The frames a wire has seen, oldest first, within a byte budget: past it the oldest entries are
+ * dropped. `recorded` is a mark that stays valid as entries drop: `since(mark)` returns what was
+ * logged after it (and is still kept). One log may be shared by the pairs of successive connections.
+ */
+export class FrameLog {
+  /** The kept entries, oldest first (trimmed in place). */
+  readonly entries: LoggedFrame[] = [];
+  private count = 0;
+  private bytes = 0;
+  private droppedCount = 0;
+  readonly maxBytes: number;
+
+  constructor(maxBytes: number = DEFAULT_LOG_BYTES) {
+    if (!(maxBytes === Number.POSITIVE_INFINITY || (Number.isSafeInteger(maxBytes) && maxBytes >= 0))) {
+      throw new TeeError('BAD_PARAMETERS', 'frame log: the byte budget must be a non-negative integer or Infinity', 'API');
+    }
+    this.maxBytes = maxBytes;
+  }
+
+  /** Entries ever logged, kept or dropped: the seq the next entry gets. */
+  get recorded(): number {
+    return this.count;
+  }
+
+  /** Entries dropped to stay within the budget. */
+  get dropped(): number {
+    return this.droppedCount;
+  }
+
+  add(direction: Direction, index: number, frame: Uint8Array, action: LoggedFrame['action']): void {
+    const seq = this.count++;
+    const size = frame.length + ENTRY_OVERHEAD_BYTES;
+    if (size > this.maxBytes) {
+      // Larger than the whole budget: nothing older can stay either.
+      this.droppedCount += this.entries.length + 1;
+      this.entries.length = 0;
+      this.bytes = 0;
+      return;
+    }
+    this.entries.push({ seq, direction, index, frame, action });
+    this.bytes += size;
+    while (this.bytes > this.maxBytes) {
+      const old = this.entries.shift()!;
+      this.bytes -= old.frame.length + ENTRY_OVERHEAD_BYTES;
+      this.droppedCount++;
+    }
+  }
+
+  /** The kept entries logged at or after `mark` (a value of `recorded`). */
+  since(mark: number): LoggedFrame[] {
+    const first = this.entries[0];
+    if (!first) return [];
+    return this.entries.slice(Math.max(0, mark - first.seq));
+  }
+}
+
 export interface HeldFrame {
   direction: Direction;
   index: number;
@@ -39,11 +105,13 @@ export interface HeldFrame {
 }
 
 export interface Interceptor {
-  /** Every frame the REE saw or produced, in order. */
+  /** The latest frames the REE saw or produced, in order (`frameLog.entries`). */
   readonly log: readonly LoggedFrame[];
+  /** The log itself: its byte budget, marks, what was dropped. */
+  readonly frameLog: FrameLog;
   /** Frames held back by a 'hold' action, oldest first. */
   readonly held: readonly HeldFrame[];
-  /** The frames the endpoints sent (not the injected ones), optionally in one direction. */
+  /** The logged frames the endpoints sent (not the injected ones), optionally in one direction. */
   sent(direction?: Direction): Uint8Array[];
   setHook(hook: InterceptHook | undefined): void;
   /** Deliver bytes to the endpoint the direction points at, as if the other endpoint had sent them. */
@@ -67,18 +135,23 @@ export interface InterceptedPair extends Interceptor {
  * Sit between two transports the REE holds: `initiatorSide` is connected to the initiator,
  * `responderSide` to the responder (for example an accepted and an outgoing TCP connection).
  */
-export function interceptTransports(initiatorSide: Transport, responderSide: Transport, opts: { hook?: InterceptHook } = {}): Interceptor {
+export interface InterceptOptions {
+  hook?: InterceptHook;
+  /** Where to log (default: a FrameLog of its own with the default budget). */
+  log?: FrameLog;
+}
+
+export function interceptTransports(initiatorSide: Transport, responderSide: Transport, opts: InterceptOptions = {}): Interceptor {
   let hook = opts.hook;
-  const log: LoggedFrame[] = [];
+  const frameLog = opts.log ?? new FrameLog();
+  const log = frameLog.entries;
   const held: HeldFrame[] = [];
   const counts: Record<Direction, number> = { 'initiator->responder': 0, 'responder->initiator': 0 };
   const waiters: { direction: Direction; count: number; resolve: () => void }[] = [];
 
   const target = (direction: Direction): Transport => (direction === TO_RESPONDER ? responderSide : initiatorSide);
   const forward = (direction: Direction, frame: Uint8Array): void => forwardFrame(target(direction), frame);
-  const record = (direction: Direction, index: number, frame: Uint8Array, action: LoggedFrame['action']): void => {
-    log.push({ seq: log.length, direction, index, frame, action });
-  };
+  const record = (direction: Direction, index: number, frame: Uint8Array, action: LoggedFrame['action']): void => frameLog.add(direction, index, frame, action);
 
   const onEndpointFrame = (direction: Direction) => (frame: Uint8Array) => {
     const index = counts[direction]++;
@@ -113,6 +186,7 @@ export function interceptTransports(initiatorSide: Transport, responderSide: Tra
 
   return {
     log,
+    frameLog,
     held,
     sent(direction) {
       return log.filter((e) => e.index >= 0 && e.action !== 'release' && (!direction || e.direction === direction)).map((e) => e.frame);
@@ -149,7 +223,7 @@ export function interceptTransports(initiatorSide: Transport, responderSide: Tra
 }
 
 /** Two in-memory transports with the REE in the middle. */
-export function createInterceptedPair(opts: { hook?: InterceptHook } = {}): InterceptedPair {
+export function createInterceptedPair(opts: InterceptOptions = {}): InterceptedPair {
   const [initiator, reeFacingInitiator] = createMemoryTransportPair();
   const [reeFacingResponder, responder] = createMemoryTransportPair();
   const interceptor = interceptTransports(reeFacingInitiator, reeFacingResponder, opts);

@@ -49,6 +49,12 @@ export interface PhoneOptions {
    * is not available and `now` is refused.
    */
   trustedKeyThread?: 'inline' | 'worker';
+  /**
+   * Byte budget of the REE's log of the TEE OS <-> trusted key frames (`interceptor.log`): it keeps
+   * the latest frames within it. Default DEFAULT_LOG_BYTES (1 MiB); 0 keeps none; Infinity keeps
+   * every frame (the attack harness, to scan all of them for leaks).
+   */
+  wireLogBytes?: number;
 }
 
 /** The TEE-side user seat: whoever answers the trusted UI (the test or demo user). */
@@ -102,6 +108,7 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
   const onWorker = thread === 'worker';
   // Checked before anything is created: a function cannot cross to the key's thread.
   if (onWorker && options.now) throw new TeeError('BAD_PARAMETERS', 'phone: a trusted key on its own thread keeps its own clock (no now option)', 'API');
+  const wire = createPhoneWire(options.transportHook, options.wireLogBytes);
   const provider = options.provider ?? defaultProvider();
   const { dir, factory, name } = options;
   const teeDir = join(dir, 'tee');
@@ -119,7 +126,6 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
   const code = await walletTaCode();
   installWalletTa(teeOs, factory.signTa(walletTaManifest(provider, code)), code, trace ? { trace } : {});
 
-  const wire = createPhoneWire(options.transportHook);
   // Calls in flight together share records both ways (see ChannelOptions.coalesce). Inline, one
   // record per turn is cheapest; with the key on its own thread, small batches let the two threads
   // work at once (see DEFAULT_COALESCE_BATCH).

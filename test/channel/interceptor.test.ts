@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createInterceptedPair, flipBit, truncate, TO_INITIATOR, TO_RESPONDER } from '../../src/channel/index.js';
+import { createInterceptedPair, FrameLog, flipBit, truncate, TO_INITIATOR, TO_RESPONDER } from '../../src/channel/index.js';
+import { TeeError } from '../../src/common/errors.js';
 import { until } from './fixtures.js';
 
 const bytes = (...xs: number[]) => new Uint8Array(xs);
@@ -56,5 +57,53 @@ describe('interceptor (the hostile REE)', () => {
     expect(flipBit(f, 9)).toEqual(bytes(0, 2, 0));
     expect(truncate(f, 1)).toEqual(bytes(0));
     expect(f).toEqual(bytes(0, 0, 0));
+  });
+
+  it('keeps only the latest frames within its byte budget, with marks that survive dropping', async () => {
+    // 100-byte frames cost 164 bytes each with the entry overhead: 3 fit in 500 bytes.
+    const log = new FrameLog(500);
+    const wire = createInterceptedPair({ log });
+    wire.responder.onFrame(() => {});
+    const frame = (n: number) => new Uint8Array(100).fill(n);
+    for (let n = 0; n < 4; n++) wire.initiator.send(frame(n));
+    await wire.waitFor(TO_RESPONDER, 4);
+    const mark = log.recorded;
+    for (let n = 4; n < 10; n++) wire.initiator.send(frame(n));
+    await wire.waitFor(TO_RESPONDER, 10);
+    expect(wire.log).toBe(log.entries);
+    expect(wire.log.map((e) => [e.seq, e.index, e.frame[0]])).toEqual([[7, 7, 7], [8, 8, 8], [9, 9, 9]]);
+    expect(log.recorded).toBe(10);
+    expect(log.dropped).toBe(7);
+    // Frames logged since the mark that are still kept; a mark older than the log gives all it has.
+    expect(log.since(mark).map((e) => e.seq)).toEqual([7, 8, 9]);
+    expect(log.since(9).map((e) => e.seq)).toEqual([9]);
+    expect(log.since(10)).toEqual([]);
+    // Empty frames count too (a flood of them must not grow the log without bound).
+    for (let n = 0; n < 100; n++) wire.inject(TO_RESPONDER, new Uint8Array(0));
+    expect(wire.log.length).toBeLessThanOrEqual(Math.floor(500 / 64));
+  });
+
+  it('keeps nothing with a zero budget and everything with Infinity; refuses other budgets', async () => {
+    const none = createInterceptedPair({ log: new FrameLog(0) });
+    const all = createInterceptedPair({ log: new FrameLog(Number.POSITIVE_INFINITY) });
+    for (const w of [none, all]) {
+      w.responder.onFrame(() => {});
+      for (let n = 0; n < 50; n++) w.initiator.send(new Uint8Array(64 * 1024));
+      await w.waitFor(TO_RESPONDER, 50);
+    }
+    expect(none.log).toEqual([]);
+    expect(none.frameLog.dropped).toBe(50);
+    expect(all.log.length).toBe(50);
+    for (const bad of [-1, 1.5, Number.NaN]) {
+      const err = (() => {
+        try {
+          new FrameLog(bad);
+        } catch (e) {
+          return e;
+        }
+      })();
+      expect(err).toBeInstanceOf(TeeError);
+      expect((err as TeeError).code).toBe('BAD_PARAMETERS');
+    }
   });
 });

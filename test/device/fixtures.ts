@@ -80,7 +80,8 @@ export async function makeWorld(options: { spy?: boolean; hardened?: boolean } =
     phones,
     secrets: () => spy?.secrets() ?? [],
     async makePhone(name, extra = {}) {
-      const phone = await createPhone({ dir: join(dir, name), factory, provider, name, ...extra });
+      // Every frame is kept for assertNoLeaks, whatever a test's traffic.
+      const phone = await createPhone({ dir: join(dir, name), factory, provider, name, wireLogBytes: Number.POSITIVE_INFINITY, ...extra });
       phones.push(phone);
       return phone;
     },

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { toHex } from '../../src/common/bytes.js';
 import { Trace } from '../../src/common/trace.js';
 import { encodePaymentRequest } from '../../src/protocol/payment.js';
-import { Factory, createPhone } from '../../src/device/index.js';
+import { DEFAULT_LOG_BYTES } from '../../src/channel/index.js';
+import { Factory, createPhone, MAX_KEPT_PAIRS } from '../../src/device/index.js';
 import { WALLET_TA_UUID } from '../../src/tee/tas/wallet/index.js';
 import { PLAIN, failure, makeWorld, provision, seatUser, Wallet, type World } from './fixtures.js';
 
@@ -65,6 +66,47 @@ describe('phone', () => {
     expect(seen.length).toBeGreaterThanOrEqual(3); // msg1, msg2, msg3, ready
     expect(phone.interceptor.log.length).toBe(seen.length);
     expect(phone.interceptor.current).toBe(phone.interceptor.pairs[0]);
+  });
+
+  it('the REE keeps a bounded log of the frames it carried: a long-running phone does not keep every frame', async () => {
+    const budget = 16 * 1024;
+    const phone = await world.makePhone('gina', { wireLogBytes: budget });
+    const w = await Wallet.open(phone);
+    const log = phone.interceptor.frameLog;
+    const mark = log.recorded;
+    for (let i = 0; i < 200; i++) await w.call('HASH', { data: new Uint8Array(64) });
+    const kept = phone.interceptor.log;
+    expect(log.recorded - mark).toBeGreaterThanOrEqual(400); // a request and an answer per call
+    expect(log.dropped).toBeGreaterThan(0);
+    expect(kept.reduce((n, e) => n + e.frame.length + 64, 0)).toBeLessThanOrEqual(budget);
+    // What is kept is the latest, in order, and marks still find it.
+    expect(kept.map((e) => e.seq)).toEqual(Array.from({ length: kept.length }, (_, i) => log.recorded - kept.length + i));
+    expect(log.since(log.recorded - 2)).toEqual(kept.slice(-2));
+    await w.close();
+    // Without the option a phone gets the default budget (the fixture asks for every frame).
+    expect(world.phones.some((p) => p.interceptor.frameLog.maxBytes === Number.POSITIVE_INFINITY)).toBe(true);
+    const plain = await createPhone({ dir: join(world.dir, 'gina-2'), factory: world.factory, provider: world.provider, name: 'gina-2' });
+    world.phones.push(plain);
+    expect(plain.interceptor.frameLog.maxBytes).toBe(DEFAULT_LOG_BYTES);
+    const bad = await failure(createPhone({ dir: join(world.dir, 'gina-3'), factory: world.factory, provider: world.provider, name: 'gina-3', wireLogBytes: -1 }));
+    expect(bad.code).toBe('BAD_PARAMETERS');
+  });
+
+  it('the REE keeps the latest connections only, and counts them all', async () => {
+    const phone = await world.makePhone('hank');
+    seatUser(phone);
+    const w = await Wallet.open(phone);
+    const cuts = MAX_KEPT_PAIRS + 4;
+    for (let i = 0; i < cuts; i++) {
+      const before = phone.interceptor.connections;
+      phone.interceptor.cut();
+      for (let t = 0; t < 500 && !(phone.interceptor.connections > before && phone.trustedKey.status === 'connected'); t++) await new Promise((r) => setTimeout(r, 5));
+    }
+    expect(phone.interceptor.connections).toBe(cuts + 1);
+    expect(phone.interceptor.pairs.length).toBe(MAX_KEPT_PAIRS);
+    expect(phone.interceptor.current).toBe(phone.interceptor.pairs[MAX_KEPT_PAIRS - 1]);
+    expect((await w.call('HASH', { data: new Uint8Array(1) })).digest).toHaveLength(32);
+    await w.close();
   });
 
   it('the trace shows each world\'s view of a payment, with no PIN, PUK or key bytes', async () => {

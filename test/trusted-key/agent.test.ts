@@ -65,7 +65,7 @@ describe('communication agent in a phone', () => {
     const before = phone.trustedKey.connections;
     phone.interceptor.cut();
     await connectedOn(phone, before + 1);
-    expect(phone.interceptor.pairs.length).toBe(before + 1);
+    expect(phone.interceptor.connections).toBe(before + 1);
     const message = utf8('after the drop');
     const { signature } = await w.call('SIGN', { message }, key.handle);
     expect(provider.verify('ed25519', key.publicKey!, message, signature)).toBe(true);
@@ -89,12 +89,12 @@ describe('communication agent in a phone', () => {
   });
 
   it('retries are bounded: after failed handshakes the key reports failed, and reconnect() recovers', async () => {
-    const before = phone.interceptor.pairs.length;
+    const before = phone.interceptor.connections;
     // Every new handshake's first message is garbled, so the TEE OS refuses it.
     phone.interceptor.setHook((frame, direction, index) => (direction === TO_RESPONDER && index === 0 ? { replace: flipBit(frame, 77) } : 'pass'));
     phone.interceptor.cut();
     await statusReached(phone, 'failed');
-    expect(phone.interceptor.pairs.length).toBe(before + 3);
+    expect(phone.interceptor.connections).toBe(before + 3);
     // Without a trusted key the TA answers COMMUNICATION; nothing crashes.
     expect((await failure(w.call('HASH', { data: utf8('x') }))).code).toBe('COMMUNICATION');
     phone.interceptor.setHook(undefined);

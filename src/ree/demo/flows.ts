@@ -39,11 +39,11 @@ export interface OfflineFlowResult {
 
 /** Run `fn` and report the TEE OS <-> trusted key frames the REE carried meanwhile (ciphertext only). */
 async function carrying<T>(world: DemoWorld, phone: Phone, fn: () => Promise<T>): Promise<T> {
-  const before = phone.interceptor.log.length;
+  const before = phone.interceptor.frameLog.recorded;
   try {
     return await fn();
   } finally {
-    const frames = phone.interceptor.log.slice(before);
+    const frames = phone.interceptor.frameLog.since(before);
     if (frames.length > 0) {
       const bytes = frames.reduce((n, f) => n + f.frame.length, 0);
       world.trace({

@@ -43,6 +43,8 @@ export interface DemoWorldOptions {
   capture?: CaptureHook;
   /** Public matrix size (default 16 x 16: enough for a demo, quick to generate). */
   matrixSize?: number;
+  /** Byte budget of each phone's log of the frames the REE carried (PhoneOptions.wireLogBytes). */
+  wireLogBytes?: number;
 }
 
 /** The user sitting at a phone's trusted UI. Change `decision` or `pin` to play a different user. */
@@ -142,6 +144,7 @@ export async function createDemoWorld(options: DemoWorldOptions): Promise<DemoWo
       const phone = await createPhone({
         dir: join(dataDir, 'devices', name), factory, provider, name, trace,
         ...(options.pinLimit !== undefined ? { pinLimit: options.pinLimit } : {}),
+        ...(options.wireLogBytes !== undefined ? { wireLogBytes: options.wireLogBytes } : {}),
       });
       cleanups.push(() => phone.close());
       return phone;

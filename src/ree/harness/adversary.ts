@@ -192,6 +192,8 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
       dir: join(dir, name), factory, provider, name, kmcPublicKey: kmc.kmcPublicKey,
       ...(options.pinLimit !== undefined ? { pinLimit: options.pinLimit } : {}),
       retry: { attempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
+      // Every frame the REE carried stays in the log: the leak scan reads all of them.
+      wireLogBytes: Number.POSITIVE_INFINITY,
     });
     let user = users.get(name);
     if (!user) {

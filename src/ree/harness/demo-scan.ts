@@ -43,7 +43,10 @@ export async function runDemoLeakScan(options: { payments?: number } = {}): Prom
   const http: { source: string; text: string }[] = [];
   const n = options.payments ?? 2;
   return recordingFetch(http, async () => {
-    const world = await createDemoWorld({ provider: rec.provider, trace: (e) => trace.push(e), backend: 'in-process', capture: capture.hook, matrixSize: 8 });
+    const world = await createDemoWorld({
+      provider: rec.provider, trace: (e) => trace.push(e), backend: 'in-process', capture: capture.hook, matrixSize: 8,
+      wireLogBytes: Number.POSITIVE_INFINITY, // every frame is scanned
+    });
     try {
       const qr: string[] = [];
       for (let i = 0; i < n; i++) {

@@ -31,11 +31,11 @@ export async function linkRecovered(adv: Adversary, name: PhoneName): Promise<bo
 async function tamperedCall(adv: Adversary, change: (f: Uint8Array) => Uint8Array, what: string): Promise<ScenarioResult> {
   const w = await adv.wallet('alice');
   const id = await w.identity('alice');
-  const pairsBefore = adv.link('alice').pairs.length;
+  const connectionsBefore = adv.link('alice').connections;
   tamperNext(adv, 'alice', TO_INITIATOR, change);
   const o = await outcome(() => w.call('GET_PUBLIC_KEY', {}, id));
   const recovered = await linkRecovered(adv, 'alice');
-  const reset = adv.link('alice').pairs.length > pairsBefore;
+  const reset = adv.link('alice').connections > connectionsBefore;
   return { observed: `${what}: call ${o.code}, channel reset ${reset}, reconnected ${recovered}`, defended: o.code !== 'no error' && reset && recovered };
 }
 
@@ -79,10 +79,10 @@ export const channelScenarios: Scenario[] = [
       const before = await alice.call('OFFLINE_STATE', {}, aliceId);
       const offer = await offerFromBob(adv, 100, `replay-${Date.now()}`);
       const link = adv.link('alice');
-      const mark = link.log.length;
+      const mark = link.frameLog.recorded;
       await alice.call('PAY_OFFLINE', { offer }, aliceId);
-      const requests = link.log.slice(mark).filter((e) => e.direction === TO_INITIATOR && e.index >= 0).map((e) => e.frame);
-      const pairsBefore = link.pairs.length;
+      const requests = link.frameLog.since(mark).filter((e) => e.direction === TO_INITIATOR && e.index >= 0).map((e) => e.frame);
+      const connectionsBefore = link.connections;
       for (const f of requests) link.current?.inject(TO_INITIATOR, f);
       await sleep(50);
       const recovered = await linkRecovered(adv, 'alice');
@@ -90,7 +90,7 @@ export const channelScenarios: Scenario[] = [
       const after = await w.call('OFFLINE_STATE', {}, await w.identity('alice'));
       const debited = before.balance - after.balance;
       return {
-        observed: `replayed ${requests.length} frames; channel reset ${link.pairs.length > pairsBefore}; debited ${debited} (expected 100), counter +${after.counter - before.counter}`,
+        observed: `replayed ${requests.length} frames; channel reset ${link.connections > connectionsBefore}; debited ${debited} (expected 100), counter +${after.counter - before.counter}`,
         defended: debited === 100 && after.counter - before.counter === 1 && recovered,
       };
     },
@@ -104,7 +104,7 @@ export const channelScenarios: Scenario[] = [
       const w = await adv.wallet('alice');
       const id = await w.identity('alice');
       const link = adv.link('alice');
-      const pairsBefore = link.pairs.length;
+      const connectionsBefore = link.connections;
       let held = 0;
       link.setHook((_f, dir) => (dir === TO_INITIATOR && held < 2 ? (held++, 'hold') : 'pass'));
       const calls = Promise.allSettled([w.call('GET_PUBLIC_KEY', {}, id), w.call('PIN_STATUS', {})]);
@@ -116,7 +116,7 @@ export const channelScenarios: Scenario[] = [
       pair.release((h) => h.index === first.index);
       const results = await calls;
       const recovered = await linkRecovered(adv, 'alice');
-      const reset = link.pairs.length > pairsBefore;
+      const reset = link.connections > connectionsBefore;
       return { observed: `calls: ${results.map((r) => r.status).join('/')}; channel reset ${reset}; reconnected ${recovered}`, defended: reset && recovered };
     },
   },

@@ -232,7 +232,7 @@ export const fuzzScenarios: Scenario[] = [
       const adv = await ctx.adv();
       const link = adv.link('alice');
       const samples = link.frames().slice(-4);
-      const pairsBefore = link.pairs.length;
+      const connectionsBefore = link.connections;
       const runs = ctx.fuzzRuns(4, 200);
       let ok = 0;
       for (const [i, f] of fc.sample(malformedBytes(samples), runs).entries()) {
@@ -241,7 +241,7 @@ export const fuzzScenarios: Scenario[] = [
       }
       ctx.countCases(runs);
       const r = { ok, runs };
-      return { observed: `${r.runs} frames injected; phone working after ${r.ok}; ${link.pairs.length - pairsBefore} reconnections`, defended: r.ok === r.runs };
+      return { observed: `${r.runs} frames injected; phone working after ${r.ok}; ${link.connections - connectionsBefore} reconnections`, defended: r.ok === r.runs };
     },
   },
   {
