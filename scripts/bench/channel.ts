@@ -1,13 +1,14 @@
 /**
  * Channel benchmark: handshakes per second beside the raw signature/DH work a handshake needs, and
  * record throughput (the record layer alone, one-way notifications, full call round trips) beside
- * the provider's bare aeadSeal + aeadOpen of the same payload, all measured in the same run.
+ * the provider's bare aeadSeal + aeadOpen of the same payload, all measured in the same run, in
+ * alternating windows (see ./harness.ts).
  */
 import { PROVIDERS } from '../../src/crypto/index.js';
 import type { CryptoProvider, SignatureAlgorithm } from '../../src/crypto/provider.js';
 import { acceptChannel, connectChannel, createChannelIdentity, createMemoryTransportPair, createRoot, type SecureChannel } from '../../src/channel/index.js';
 import { RecordReceiver, RecordSender, RecordType } from '../../src/channel/record.js';
-import { compare, GOALS, measure, type BenchSuite, type Comparison } from './harness.js';
+import { comparePaired, GOALS, loopProbe, type BenchSuite, type Comparison } from './harness.js';
 
 const SUITE = 'chacha20-poly1305' as const;
 const SIZES: [string, number][] = [
@@ -31,22 +32,16 @@ async function openChannels(provider: CryptoProvider, ids: ReturnType<typeof ide
 
 async function handshakeRows(provider: CryptoProvider, algorithm: SignatureAlgorithm, progress: (t: string) => void): Promise<Comparison> {
   const ids = identities(provider, algorithm);
-  const handshake = await measure(
-    `handshake (${algorithm})`,
-    async () => {
-      const [tk] = await openChannels(provider, ids);
-      tk.close();
-    },
-    { onProgress: progress },
-  );
+  const handshake = loopProbe(`handshake (${algorithm})`, async () => {
+    const [tk] = await openChannels(provider, ids);
+    tk.close();
+  });
   // The public-key work one handshake cannot avoid: two ephemerals, two DH, two signatures, four
   // verifications (two under cached root keys, two under peer keys that arrive fresh each time).
   const msg = provider.randomBytes(96);
   const sig = provider.sign(algorithm, ids.teeOs.secretKey, msg);
   const rootSig = provider.sign(algorithm, ids.vendor.secretKey, msg);
-  const baseline = await measure(
-    `raw crypto of a handshake (${algorithm})`,
-    () => {
+  const baseline = loopProbe(`raw crypto of a handshake (${algorithm})`, () => {
       const e1 = provider.generateKeyPair('x25519');
       const e2 = provider.generateKeyPair('x25519');
       provider.x25519(e1.secretKey, e2.publicKey);
@@ -55,10 +50,8 @@ async function handshakeRows(provider: CryptoProvider, algorithm: SignatureAlgor
       provider.sign(algorithm, ids.trustedKey.secretKey, msg);
       for (let i = 0; i < 2; i++) provider.verify(algorithm, ids.vendor.root.publicKey, msg, rootSig);
       for (let i = 0; i < 2; i++) provider.verify(algorithm, new Uint8Array(ids.teeOs.certificate.publicKey), msg, sig);
-    },
-    { onProgress: progress },
-  );
-  return compare('channel', provider.name, handshake, baseline);
+  });
+  return comparePaired('channel', provider.name, handshake, baseline, { onProgress: progress });
 }
 
 async function throughputRows(provider: CryptoProvider, progress: (t: string) => void): Promise<Comparison[]> {
@@ -81,23 +74,22 @@ async function throughputRows(provider: CryptoProvider, progress: (t: string) =>
     const key = provider.randomBytes(32);
     const nonce = provider.randomBytes(12);
     const aad = new Uint8Array(14);
-    const baseline = await measure(
-      `aeadSeal+aeadOpen ${label}`,
-      () => {
-        nonce[0]!++;
-        provider.aeadOpen(SUITE, key, nonce, provider.aeadSeal(SUITE, key, nonce, payload, aad), aad);
-      },
-      { bytesPerOp: size, onProgress: progress },
-    );
+    const bytes = { bytesPerOp: size };
+    const opts = { onProgress: progress };
+    const baseline = loopProbe(`aeadSeal+aeadOpen ${label}`, () => {
+      nonce[0]!++;
+      provider.aeadOpen(SUITE, key, nonce, provider.aeadSeal(SUITE, key, nonce, payload, aad), aad);
+    }, bytes);
 
     const secret = { key: provider.randomBytes(32), iv: provider.randomBytes(12) };
     const sender = new RecordSender(provider, SUITE, secret);
     const receiver = new RecordReceiver(provider, SUITE, secret);
-    const records = await measure(`record seal+open ${label}`, () => receiver.open(sender.seal(RecordType.DATA, payload)), { bytesPerOp: size, onProgress: progress });
-    rows.push(compare('channel', provider.name, records, baseline, provider.name === 'native' && size === 1024 ? GOALS.channelRecord : undefined));
+    const records = loopProbe(`record seal+open ${label}`, () => receiver.open(sender.seal(RecordType.DATA, payload)), bytes);
+    const goal = provider.name === 'native' && size === 1024 ? { goal: GOALS.channelRecord } : {};
+    rows.push(await comparePaired('channel', provider.name, records, baseline, { ...opts, ...goal }));
 
     const batch = size >= 65536 ? 4 : 32;
-    const oneWay = await measure(
+    const oneWay = loopProbe(
       `channel notify ${label} (one-way)`,
       () => {
         target = received + batch;
@@ -108,17 +100,17 @@ async function throughputRows(provider: CryptoProvider, progress: (t: string) =>
         for (let i = 0; i < batch; i++) tk.notify('blob', payload);
         return done;
       },
-      { bytesPerOp: size, opsPerCall: batch, onProgress: progress },
+      { ...bytes, opsPerCall: batch },
     );
-    rows.push(compare('channel', provider.name, oneWay, baseline));
+    rows.push(await comparePaired('channel', provider.name, oneWay, baseline, opts));
 
     const calls = size >= 65536 ? 2 : 16;
-    const roundTrip = await measure(
+    const roundTrip = loopProbe(
       `channel call ${label} (round trip)`,
       () => Promise.all(Array.from({ length: calls }, () => tk.call('echo', payload))),
-      { bytesPerOp: size, opsPerCall: calls, onProgress: progress },
+      { ...bytes, opsPerCall: calls },
     );
-    rows.push(compare('channel', provider.name, roundTrip, baseline));
+    rows.push(await comparePaired('channel', provider.name, roundTrip, baseline, opts));
   }
   abort = undefined;
   tk.close();

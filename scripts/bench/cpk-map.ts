@@ -6,16 +6,16 @@
 import { KeyManagementCentre, mapPublicKey } from '../../src/cpk/index.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import type { ProviderName } from '../../src/crypto/provider.js';
-import { measure, type MeasureOptions, type Measurement } from './harness.js';
+import { loopProbe, type Probe } from './harness.js';
 
 const IDS = 4096;
 
-export async function measureCpkMapping(providerName: ProviderName, options: MeasureOptions = {}): Promise<Measurement> {
+export async function cpkMappingProbe(providerName: ProviderName): Promise<Probe> {
   const provider = PROVIDERS[providerName];
   const kmc = await KeyManagementCentre.create({ provider });
   const matrix = await kmc.createSubdomain('bench', { rows: 32, cols: 32 });
   kmc.close();
   const ids = Array.from({ length: IDS }, (_, i) => `user-${i}`);
   let i = 0;
-  return measure('cpk map 32x32', () => mapPublicKey(provider, matrix, 'bench', ids[i++ % IDS]!), options);
+  return loopProbe('cpk map 32x32', () => mapPublicKey(provider, matrix, 'bench', ids[i++ % IDS]!));
 }

@@ -1,6 +1,11 @@
 /**
- * Tiny benchmark harness: warm up, then several timed repetitions, report the median rate and the
- * spread. Figures are only ever reported as ratios against a baseline measured in the same run.
+ * Tiny benchmark harness. Figures are only ever reported as ratios against a baseline measured in
+ * the same run, and measured in pairs: figure and baseline take turns in short windows (the order
+ * alternating from pair to pair), each pair gives one ratio, and the row reports the median of those
+ * ratios with their range. A machine shared with other work drifts by tens of percent within a
+ * minute; two measurements taken one after the other see different machines, a pair of adjacent
+ * windows nearly the same one. The rates themselves are reported too: median and spread of the
+ * windows.
  */
 export interface Measurement {
   name: string;
@@ -13,17 +18,6 @@ export interface Measurement {
   bytesPerOp?: number;
 }
 
-export interface MeasureOptions {
-  /** Time per repetition in ms (default 300; BENCH_QUICK=1 makes it 60). */
-  repetitionMs?: number;
-  repetitions?: number;
-  warmupMs?: number;
-  bytesPerOp?: number;
-  /** Run `batch` operations per call of fn when fn does many at once (e.g. concurrent calls). */
-  opsPerCall?: number;
-  onProgress?: (text: string) => void;
-}
-
 export const QUICK = process.env.BENCH_QUICK === '1';
 
 function median(values: number[]): number {
@@ -32,50 +26,124 @@ function median(values: number[]): number {
   return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
-/** Measure an (async or sync) operation. */
-export async function measure(name: string, fn: () => unknown | Promise<unknown>, opts: MeasureOptions = {}): Promise<Measurement> {
-  const repetitionMs = opts.repetitionMs ?? (QUICK ? 60 : 300);
-  const repetitions = opts.repetitions ?? (QUICK ? 3 : 5);
-  const warmupMs = opts.warmupMs ?? (QUICK ? 30 : 150);
-  const opsPerCall = opts.opsPerCall ?? 1;
-  const runFor = async (ms: number): Promise<number> => {
-    let calls = 0;
-    const start = performance.now();
-    let now = start;
-    while (now - start < ms) {
-      const r = fn();
-      if (r instanceof Promise) await r;
-      calls++;
-      now = performance.now();
-    }
-    return (calls * opsPerCall) / ((now - start) / 1000);
-  };
-  await runFor(warmupMs);
-  const rates: number[] = [];
-  for (let i = 0; i < repetitions; i++) {
-    rates.push(await runFor(repetitionMs));
-    opts.onProgress?.(`${name}: repetition ${i + 1}/${repetitions}`);
-  }
-  const m = median(rates);
-  const result: Measurement = { name, opsPerSec: m, spread: (Math.max(...rates) - Math.min(...rates)) / m, repetitions };
-  if (opts.bytesPerOp !== undefined) result.bytesPerOp = opts.bytesPerOp;
-  return result;
-}
-
 export interface Comparison {
   suite: string;
   provider: string;
   figure: Measurement;
   baseline: Measurement;
-  /** figure / baseline rate. */
+  /** Median of the paired ratios figure/baseline. */
   ratio: number;
+  /** Lowest and highest paired ratio. */
+  ratioRange: { min: number; max: number };
   /** The ratio this figure should reach (docs/BENCHMARKS.md), where a goal is set. */
   goal?: number;
 }
 
-export function compare(suite: string, provider: string, figure: Measurement, baseline: Measurement, goal?: number): Comparison {
-  const c: Comparison = { suite, provider, figure, baseline, ratio: figure.opsPerSec / baseline.opsPerSec };
-  if (goal !== undefined) c.goal = goal;
+/** One side of a paired measurement. */
+export interface Probe {
+  readonly name: string;
+  readonly bytesPerOp?: number;
+  /** Run for about `ms`; the rate in operations per second. */
+  window(ms: number): Promise<number>;
+}
+
+/** A probe that calls `fn` back to back (awaiting it when it returns a promise). */
+export function loopProbe(name: string, fn: () => unknown, opts: { opsPerCall?: number; bytesPerOp?: number } = {}): Probe {
+  const opsPerCall = opts.opsPerCall ?? 1;
+  return {
+    name,
+    ...(opts.bytesPerOp !== undefined ? { bytesPerOp: opts.bytesPerOp } : {}),
+    async window(ms) {
+      let calls = 0;
+      const start = performance.now();
+      let now = start;
+      while (now - start < ms) {
+        const r = fn();
+        if (r instanceof Promise) await r;
+        calls++;
+        now = performance.now();
+      }
+      return (calls * opsPerCall) / ((now - start) / 1000);
+    },
+  };
+}
+
+/**
+ * A probe that keeps `inFlight` submissions outstanding for the window, as that many concurrent
+ * clients would, then lets them finish before the other side's window starts.
+ */
+export function inFlightProbe(name: string, inFlight: number, submit: () => Promise<unknown>): Probe {
+  return {
+    name,
+    async window(ms) {
+      const pump = new Pump(inFlight, submit);
+      try {
+        let done = 0;
+        const start = performance.now();
+        let now = start;
+        while (now - start < ms) {
+          await pump.next(inFlight);
+          done += inFlight;
+          now = performance.now();
+        }
+        return done / ((now - start) / 1000);
+      } finally {
+        await pump.stop();
+      }
+    },
+  };
+}
+
+export interface PairOptions {
+  /** The ratio this row should reach (docs/BENCHMARKS.md). */
+  goal?: number;
+  /** Pairs of windows (default 7; BENCH_QUICK=1: 3). */
+  pairs?: number;
+  /** Length of each window in ms (default 200; BENCH_QUICK=1: 60). */
+  windowMs?: number;
+  /** Warm-up window of each side first, in ms (default 150; BENCH_QUICK=1: 30). */
+  warmupMs?: number;
+  onProgress?: (text: string) => void;
+}
+
+function measurementOf(probe: Probe, rates: number[]): Measurement {
+  const m = median(rates);
+  const out: Measurement = { name: probe.name, opsPerSec: m, spread: (Math.max(...rates) - Math.min(...rates)) / m, repetitions: rates.length };
+  if (probe.bytesPerOp !== undefined) out.bytesPerOp = probe.bytesPerOp;
+  return out;
+}
+
+/** Measure `figure` against `baseline` in alternating windows; the row's ratio is the median paired ratio. */
+export async function comparePaired(suite: string, provider: string, figure: Probe, baseline: Probe, opts: PairOptions = {}): Promise<Comparison> {
+  const pairs = opts.pairs ?? (QUICK ? 3 : 7);
+  const windowMs = opts.windowMs ?? (QUICK ? 60 : 200);
+  const warmupMs = opts.warmupMs ?? (QUICK ? 30 : 150);
+  await baseline.window(warmupMs);
+  await figure.window(warmupMs);
+  const f: number[] = [];
+  const b: number[] = [];
+  const ratios: number[] = [];
+  for (let i = 0; i < pairs; i++) {
+    // Alternate which side goes first, so a trend within a pair favours neither.
+    let fr: number;
+    let br: number;
+    if (i % 2 === 0) {
+      br = await baseline.window(windowMs);
+      fr = await figure.window(windowMs);
+    } else {
+      fr = await figure.window(windowMs);
+      br = await baseline.window(windowMs);
+    }
+    f.push(fr);
+    b.push(br);
+    ratios.push(fr / br);
+    opts.onProgress?.(`${figure.name} vs ${baseline.name}: pair ${i + 1}/${pairs}, ratio ${(ratios[i]! * 100).toFixed(1)}%`);
+  }
+  const c: Comparison = {
+    suite, provider, figure: measurementOf(figure, f), baseline: measurementOf(baseline, b),
+    ratio: median(ratios), ratioRange: { min: Math.min(...ratios), max: Math.max(...ratios) },
+  };
+  if (opts.goal !== undefined) c.goal = opts.goal;
   return c;
 }
 
@@ -95,9 +163,11 @@ function fmtRate(m: Measurement): string {
 
 /** Plain-text table of comparisons. */
 export function formatTable(rows: Comparison[]): string {
-  const header = ['suite', 'provider', 'figure', 'rate (median ±spread)', 'baseline', 'rate (median ±spread)', 'ratio', 'goal'];
+  const header = ['suite', 'provider', 'figure', 'rate (median ±spread)', 'baseline', 'rate (median ±spread)', 'ratio (range)', 'goal'];
   const goal = (r: Comparison) => (r.goal === undefined ? '' : `>=${Math.round(r.goal * 100)}% ${r.ratio >= r.goal ? 'met' : 'NOT met'}`);
-  const body = rows.map((r) => [r.suite, r.provider, r.figure.name, fmtRate(r.figure), r.baseline.name, fmtRate(r.baseline), `${(r.ratio * 100).toFixed(1)}%`, goal(r)]);
+  const pct = (x: number) => (x * 100).toFixed(1);
+  const ratio = (r: Comparison) => `${pct(r.ratio)}% (${pct(r.ratioRange.min)}-${pct(r.ratioRange.max)})`;
+  const body = rows.map((r) => [r.suite, r.provider, r.figure.name, fmtRate(r.figure), r.baseline.name, fmtRate(r.baseline), ratio(r), goal(r)]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((row) => row[i]!.length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join('  ');
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
@@ -161,15 +231,5 @@ export class Pump {
         if (this.running === 0) this.idle?.();
       },
     );
-  }
-}
-
-/** Rate of `submit` with `inFlight` outstanding all the time. */
-export async function inFlightRate(name: string, inFlight: number, submit: () => Promise<unknown>, progress: (t: string) => void): Promise<Measurement> {
-  const pump = new Pump(inFlight, submit);
-  try {
-    return await measure(name, () => pump.next(inFlight), { onProgress: progress, opsPerCall: inFlight });
-  } finally {
-    await pump.stop();
   }
 }

@@ -15,8 +15,8 @@ import type { CryptoProvider, ProviderName } from '../../src/crypto/provider.js'
 import { Factory, createPhone } from '../../src/device/index.js';
 import type { TeeDriver } from '../../src/ree/client-api/index.js';
 import { WalletTaSession } from '../../src/ree/wallet/ta-session.js';
-import { measureCpkMapping } from './cpk-map.js';
-import { compare, GOALS, inFlightRate, measure, type BenchSuite, type Comparison, type Measurement } from './harness.js';
+import { cpkMappingProbe } from './cpk-map.js';
+import { comparePaired, GOALS, inFlightProbe, loopProbe, type BenchSuite, type Comparison } from './harness.js';
 
 /**
  * A wallet-TA instance runs one command at a time (GP/OP-TEE semantics: a TA instance is single
@@ -44,7 +44,8 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
   const rows: Comparison[] = [];
   const goal = name === 'native' ? GOALS.sign : undefined;
   const raw = provider.generateKeyPair('p256');
-  let rawSign: Measurement | undefined;
+  const rawSign = loopProbe('raw p256 sign', () => provider.sign('p256', raw.secretKey, MESSAGE));
+  const opts = { ...(goal !== undefined ? { goal } : {}), onProgress: progress };
   try {
     const factory = await Factory.open(join(dir, 'factory'), provider);
     try {
@@ -54,21 +55,20 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
           const signers = await Promise.all(Array.from({ length: SESSIONS }, (_, i) => openSigner(phone.driver, i)));
           // Sanity: what the stack returns is a valid signature under the key it reported.
           for (const s of signers) if (!provider.verify('p256', s.publicKey, MESSAGE, await s.sign())) throw new Error('bench: full-stack signature does not verify');
-          rawSign ??= await measure(`raw p256 sign`, () => provider.sign('p256', raw.secretKey, MESSAGE), { onProgress: progress });
           const where = thread === 'worker' ? ', key on own thread' : '';
-          const one = await measure(`full-stack SIGN (1 session${where})`, signers[0]!.sign, { onProgress: progress });
-          rows.push(compare('sign', name, one, rawSign, goal));
+          const one = loopProbe(`full-stack SIGN (1 session${where})`, signers[0]!.sign);
+          rows.push(await comparePaired('sign', name, one, rawSign, opts));
           // Every session keeps one call outstanding all the time (a new one as each answer arrives).
           const idle = [...signers];
-          const many = await inFlightRate(`full-stack SIGN (${SESSIONS} sessions${where})`, SESSIONS, async () => {
+          const many = inFlightProbe(`full-stack SIGN (${SESSIONS} sessions${where})`, SESSIONS, async () => {
             const signer = idle.pop()!;
             try {
               await signer.sign();
             } finally {
               idle.push(signer);
             }
-          }, progress);
-          rows.push(compare('sign', name, many, rawSign, goal));
+          });
+          rows.push(await comparePaired('sign', name, many, rawSign, opts));
           for (const s of signers) await s.close();
         } finally {
           await phone.close().catch(() => undefined);
@@ -86,21 +86,17 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
 async function cpkRows(name: ProviderName, progress: (t: string) => void): Promise<Comparison[]> {
   const provider = PROVIDERS[name];
   const opts = { onProgress: progress };
-  const mapping = await measureCpkMapping(name, opts);
+  const mapping = await cpkMappingProbe(name);
   // Raw baselines: decompressing the 32 points one mapping adds (what a mapping costs without any
   // precomputation), and one P-256 verify (what a mapped key is then used for).
   const points = Array.from({ length: 32 }, () => provider.generateKeyPair('p256').publicKey);
-  const decompress = await measure(
-    'raw decompress 32 points',
-    () => {
-      for (const p of points) provider.p256.isValidPoint(p);
-    },
-    opts,
-  );
+  const decompress = loopProbe('raw decompress 32 points', () => {
+    for (const p of points) provider.p256.isValidPoint(p);
+  });
   const kp = provider.generateKeyPair('p256');
   const sig = provider.sign('p256', kp.secretKey, MESSAGE);
-  const verify = await measure('raw p256 verify', () => provider.verify('p256', kp.publicKey, MESSAGE, sig), opts);
-  return [compare('sign', name, mapping, decompress), compare('sign', name, mapping, verify)];
+  const verify = loopProbe('raw p256 verify', () => provider.verify('p256', kp.publicKey, MESSAGE, sig));
+  return [await comparePaired('sign', name, mapping, decompress, opts), await comparePaired('sign', name, mapping, verify, opts)];
 }
 
 export const suite: BenchSuite = {

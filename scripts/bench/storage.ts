@@ -1,7 +1,7 @@
 /**
  * Secure-store put/get per second for 32 B and 4 KiB objects, each beside raw `level` put/get with
- * the same options (no sync), measured in the same run, for each provider. Each secure figure is
- * measured right after its raw baseline, so machine drift hits both alike.
+ * the same options (no sync), measured in the same run, for each provider, in alternating windows
+ * (see ./harness.ts), so machine drift hits both alike.
  *
  * Puts are also measured 16 in flight (waves of 16 concurrent calls), beside raw level puts 16 in
  * flight: the store commits concurrent puts as one group (one batch and one anchor update), and
@@ -19,7 +19,7 @@ import { Level } from 'level';
 import { utf8 } from '../../src/common/bytes.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import { SecureStore } from '../../src/storage/index.js';
-import { compare, GOALS, measure, type BenchSuite, type Comparison } from './harness.js';
+import { comparePaired, GOALS, loopProbe, type BenchSuite, type Comparison } from './harness.js';
 
 const SIZES = [32, 4096];
 const KEYS = 1000; // objects cycled through, so puts replace and gets hit existing records
@@ -52,25 +52,26 @@ export const suite: BenchSuite = {
             await ns.put(ids[i]!, data);
           }
           let n = 0;
-          const opts = { bytesPerOp: size, onProgress: progress };
-          const rawPut = await measure(`level put ${size} B`, () => raw.put(rawKeys[n++ % KEYS]!, data), opts);
-          const securePut = await measure(`secure put ${size} B`, () => ns.put(ids[n++ % KEYS]!, data), opts);
-          const goal = name === 'native' ? GOALS.storage : undefined;
-          rows.push(compare('storage', name, securePut, rawPut, goal));
+          const bytes = { bytesPerOp: size };
+          const goal = name === 'native' ? { goal: GOALS.storage } : {};
+          const opts = { onProgress: progress };
+          const rawPut = loopProbe(`level put ${size} B`, () => raw.put(rawKeys[n++ % KEYS]!, data), bytes);
+          const securePut = loopProbe(`secure put ${size} B`, () => ns.put(ids[n++ % KEYS]!, data), bytes);
+          rows.push(await comparePaired('storage', name, securePut, rawPut, { ...opts, ...goal }));
           const wave = (put: (i: number) => Promise<void>) => () => {
             const calls: Promise<void>[] = [];
             for (let k = 0; k < IN_FLIGHT; k++) calls.push(put(n++ % KEYS));
             return Promise.all(calls);
           };
-          const waveOpts = { ...opts, opsPerCall: IN_FLIGHT };
-          const rawWave = await measure(`level put ${size} B (${IN_FLIGHT} in flight)`, wave((i) => raw.put(rawKeys[i]!, data)), waveOpts);
-          const secureWave = await measure(`secure put ${size} B (${IN_FLIGHT} in flight)`, wave((i) => ns.put(ids[i]!, data)), waveOpts);
-          rows.push(compare('storage', name, secureWave, rawWave));
-          const rawGet = await measure(`level get ${size} B`, () => raw.get(rawKeys[n++ % KEYS]!), opts);
-          const secureGet = await measure(`secure get ${size} B`, () => ns.get(ids[n++ % KEYS]!), opts);
-          const rawGetSync = await measure(`level getSync ${size} B`, () => raw.getSync(rawKeys[n++ % KEYS]!), opts);
-          rows.push(compare('storage', name, secureGet, rawGet, goal));
-          rows.push(compare('storage', name, secureGet, rawGetSync));
+          const waveOpts = { ...bytes, opsPerCall: IN_FLIGHT };
+          const rawWave = loopProbe(`level put ${size} B (${IN_FLIGHT} in flight)`, wave((i) => raw.put(rawKeys[i]!, data)), waveOpts);
+          const secureWave = loopProbe(`secure put ${size} B (${IN_FLIGHT} in flight)`, wave((i) => ns.put(ids[i]!, data)), waveOpts);
+          rows.push(await comparePaired('storage', name, secureWave, rawWave, opts));
+          const rawGet = loopProbe(`level get ${size} B`, () => raw.get(rawKeys[n++ % KEYS]!), bytes);
+          const secureGet = loopProbe(`secure get ${size} B`, () => ns.get(ids[n++ % KEYS]!), bytes);
+          const rawGetSync = loopProbe(`level getSync ${size} B`, () => raw.getSync(rawKeys[n++ % KEYS]!), bytes);
+          rows.push(await comparePaired('storage', name, secureGet, rawGet, { ...opts, ...goal }));
+          rows.push(await comparePaired('storage', name, secureGet, rawGetSync, opts));
         }
         await store.close();
       }

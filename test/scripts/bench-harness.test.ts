@@ -1,6 +1,6 @@
-/** The benchmark harness's load generator: N submissions outstanding all the time, and the table. */
+/** The benchmark harness: the load generator, paired measurement and the table. */
 import { describe, expect, it } from 'vitest';
-import { compare, formatTable, Pump, type Measurement } from '../../scripts/bench/harness.js';
+import { comparePaired, formatTable, Pump, type Comparison, type Measurement, type Probe } from '../../scripts/bench/harness.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -37,11 +37,44 @@ describe('Pump', () => {
   });
 });
 
+describe('comparePaired', () => {
+  /** A probe whose windows return the given rates in turn, logging each window. */
+  const scripted = (name: string, rates: number[], log: string[]): Probe => {
+    let i = 0;
+    return {
+      name,
+      async window() {
+        log.push(name);
+        return rates[i++]!;
+      },
+    };
+  };
+
+  it('alternates the two sides, and reports the median of the paired ratios with their range', async () => {
+    const log: string[] = [];
+    // Warm-ups first (one each), then 5 pairs. The machine "drifts": both sides halve from pair 3 on,
+    // so ratios of separate medians would mislead, while each pair still gives 50%, except one outlier.
+    const base = scripted('raw', [1, 1000, 1000, 500, 500, 500], log);
+    const fig = scripted('full', [1, 500, 500, 250, 400, 250], log);
+    const c = await comparePaired('sign', 'native', fig, base, { pairs: 5, windowMs: 1, warmupMs: 1, goal: 0.6 });
+    expect(log).toEqual(['raw', 'full', 'raw', 'full', 'full', 'raw', 'raw', 'full', 'full', 'raw', 'raw', 'full']);
+    expect(c.ratio).toBeCloseTo(0.5);
+    expect(c.ratioRange).toEqual({ min: 0.5, max: 0.8 });
+    expect(c.figure.opsPerSec).toBe(400);
+    expect(c.baseline.opsPerSec).toBe(500);
+    expect(c.figure.repetitions).toBe(5);
+    expect(c.goal).toBe(0.6);
+  });
+});
+
 describe('formatTable', () => {
-  it('shows each figure beside its baseline, the ratio, and whether a goal is met', () => {
+  it('shows each figure beside its baseline, the ratio with its range, and whether a goal is met', () => {
     const m = (name: string, opsPerSec: number): Measurement => ({ name, opsPerSec, spread: 0.1, repetitions: 5 });
-    const table = formatTable([compare('sign', 'native', m('full', 600), m('raw', 1000), 0.6), compare('sign', 'native', m('one', 100), m('raw', 1000), 0.6)]);
-    expect(table).toMatch(/full\s+600\/s ±10%\s+raw\s+1,000\/s ±10%\s+60\.0%\s+>=60% met/);
-    expect(table).toMatch(/one .*10\.0%\s+>=60% NOT met/);
+    const row = (figure: Measurement, ratio: number, min: number, max: number): Comparison => ({
+      suite: 'sign', provider: 'native', figure, baseline: m('raw', 1000), ratio, ratioRange: { min, max }, goal: 0.6,
+    });
+    const table = formatTable([row(m('full', 600), 0.6, 0.55, 0.65), row(m('one', 100), 0.1, 0.09, 0.11)]);
+    expect(table).toMatch(/full\s+600\/s ±10%\s+raw\s+1,000\/s ±10%\s+60\.0% \(55\.0-65\.0\)\s+>=60% met/);
+    expect(table).toMatch(/one .*10\.0% \(9\.0-11\.0\)\s+>=60% NOT met/);
   });
 });
