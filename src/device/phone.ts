@@ -25,6 +25,16 @@ import { loadOrIssueHardware, type PhoneHardware } from './hardware.js';
 import { startTrustedKeyWorker } from './trusted-key-host.js';
 import { createPhoneWire, type PhoneWire } from './wire.js';
 
+/**
+ * A trusted key on its own thread that ends without being asked (a crash, a cut of the chip's power)
+ * is started again from its directory, as a device resets a secure element that stopped answering:
+ * at most MAX_KEY_RESTARTS times within KEY_RESTART_WINDOW_MS. Past that, or if it cannot be
+ * opened (SECURITY for a rolled-back store), it stays stopped: the TEE OS answers COMMUNICATION
+ * until `restartTrustedKey`.
+ */
+export const MAX_KEY_RESTARTS = 3;
+export const KEY_RESTART_WINDOW_MS = 60_000;
+
 export interface PhoneOptions {
   dir: string;
   factory: Factory;
@@ -57,6 +67,16 @@ export interface PhoneOptions {
   wireLogBytes?: number;
 }
 
+/** The key as the phone holds it: reachable (inline) or not, and how it ends. */
+interface RunningKey {
+  inline?: TrustedKey;
+  close(): Promise<void>;
+  /** Worker only: stop the thread abruptly. */
+  crash?(): Promise<void>;
+  /** Worker only: settles when the thread has ended. */
+  ended?: Promise<{ requested: boolean }>;
+}
+
 /** The TEE-side user seat: whoever answers the trusted UI (the test or demo user). */
 export interface PhoneTrustedUi {
   setUser(user: TrustedUiUser | undefined): void;
@@ -87,6 +107,19 @@ export interface Phone {
   readonly paths: PhonePaths;
   /** Power-cycle the trusted key: close it, reopen it from its directory (SECURITY if its store was rolled back), reconnect. */
   restartTrustedKey(): Promise<void>;
+  /**
+   * The trusted key's state: 'running', 'restarting' after its thread ended unasked, or 'stopped'
+   * when automatic restarts gave up (see MAX_KEY_RESTARTS) until `restartTrustedKey`.
+   */
+  readonly trustedKeyState: 'running' | 'restarting' | 'stopped';
+  /** Automatic restarts of the trusted key so far. */
+  readonly trustedKeyRestarts: number;
+  /**
+   * Fault injection (key on its own thread only; BAD_STATE inline): stop the trusted key's thread
+   * at once, with no chance to finish a write or close anything, as a crash or a power cut of the
+   * chip would. Resolves once the thread has ended; the phone then restarts the key.
+   */
+  crashTrustedKey(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -155,7 +188,7 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
     ...(options.retry ? { retry: options.retry } : {}),
   };
   // Open and connect the key where it runs; returns how to reach (inline) and close it.
-  const startKey = async (): Promise<{ inline?: TrustedKey; close: () => Promise<void> }> => {
+  const startKey = async (): Promise<RunningKey> => {
     if (onWorker) return startTrustedKeyWorker(keyOptions, provider.name, openTransport, trace);
     const key = await TrustedKey.open({ ...keyOptions, provider, ...(trace ? { trace } : {}), ...(options.now ? { now: options.now } : {}) });
     try {
@@ -167,13 +200,58 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
     return { inline: key, close: () => key.close() };
   };
 
-  let running: { inline?: TrustedKey; close: () => Promise<void> };
+  let running: RunningKey;
   try {
     running = await startKey();
   } catch (err) {
     await teeOs.close();
     throw err;
   }
+
+  // Starts, restarts and closing of the key run one at a time.
+  let lifecycle: Promise<unknown> = Promise.resolve();
+  const serially = <T>(task: () => Promise<T>): Promise<T> => {
+    const next = lifecycle.then(task);
+    lifecycle = next.catch(() => undefined);
+    return next;
+  };
+  let keyState: Phone['trustedKeyState'] = 'running';
+  let restarts = 0;
+  const recentRestarts: number[] = [];
+  const report = (text: string, detail?: Record<string, string | number | boolean>) =>
+    trace?.({ lane: 'TEE', actor: 'phone', text, ...(detail ? { detail } : {}) });
+  const recover = async (): Promise<void> => {
+    const now = Date.now();
+    while (recentRestarts.length > 0 && now - recentRestarts[0]! >= KEY_RESTART_WINDOW_MS) recentRestarts.shift();
+    if (recentRestarts.length >= MAX_KEY_RESTARTS) {
+      keyState = 'stopped';
+      report('trusted key stopped again: automatic restarts exhausted', { restarts: MAX_KEY_RESTARTS, windowMs: KEY_RESTART_WINDOW_MS });
+      return;
+    }
+    recentRestarts.push(now);
+    keyState = 'restarting';
+    report('trusted key stopped unasked: restarting it');
+    try {
+      running = await startKey();
+    } catch (err) {
+      keyState = 'stopped';
+      report('trusted key could not be restarted', { code: err instanceof TeeError ? err.code : 'GENERIC' });
+      return;
+    }
+    restarts++;
+    keyState = 'running';
+    watch(running);
+  };
+  // A key whose thread ends unasked is restarted (inline keys end only when closed).
+  const watch = (key: RunningKey): void => {
+    void key.ended?.then(({ requested }) => {
+      if (requested || closed || running !== key) return;
+      void serially(async () => {
+        if (!closed && running === key) await recover();
+      });
+    });
+  };
+  watch(running);
 
   let user: TrustedUiUser | undefined;
   const trustedUi: PhoneTrustedUi = {
@@ -204,13 +282,36 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
     paths: { tee: teeDir, trustedKey: tkDir, reeVisible: [reeFsDir(teeDir), trustedKeyPaths(tkDir).store] },
     async restartTrustedKey() {
       if (closed) throw new TeeError('BAD_STATE', 'phone: closed', 'API');
-      await running.close();
-      running = await startKey();
+      await serially(async () => {
+        if (closed) throw new TeeError('BAD_STATE', 'phone: closed', 'API');
+        await running.close();
+        keyState = 'restarting';
+        try {
+          running = await startKey();
+        } catch (err) {
+          keyState = 'stopped';
+          throw err;
+        }
+        keyState = 'running';
+        recentRestarts.length = 0;
+        watch(running);
+      });
+    },
+    get trustedKeyState() {
+      return keyState;
+    },
+    get trustedKeyRestarts() {
+      return restarts;
+    },
+    async crashTrustedKey() {
+      if (closed) throw new TeeError('BAD_STATE', 'phone: closed', 'API');
+      if (!running.crash) throw new TeeError('BAD_STATE', 'phone: only a trusted key on its own thread can be crashed', 'API');
+      await running.crash();
     },
     async close() {
       if (closed) return;
       closed = true;
-      await running.close();
+      await serially(() => running.close());
       await teeOs.close();
     },
   };

@@ -45,6 +45,13 @@ export interface HostedTrustedKey {
   readonly subject: string;
   /** Close the key (its storage, its channel) and end the thread. */
   close(): Promise<void>;
+  /**
+   * Stop the thread at once, with no chance to close anything, as a crash or a cut of the chip's
+   * power would (fault injection). Resolves once the thread has ended.
+   */
+  crash(): Promise<void>;
+  /** Settles when the thread has ended: `requested` is true after close(), false after a crash. */
+  readonly ended: Promise<{ requested: boolean }>;
 }
 
 /**
@@ -64,6 +71,11 @@ export function startTrustedKeyWorker(
   let closing: Promise<void> | undefined;
   let exited = false;
   const exit = new Promise<void>((resolve) => worker.once('exit', () => ((exited = true), resolve())));
+  const ended = exit.then(() => ({ requested: closing !== undefined }));
+  const crash = async (): Promise<void> => {
+    await worker.terminate();
+    await exit;
+  };
 
   const close = (): Promise<void> =>
     (closing ??= (async () => {
@@ -92,7 +104,7 @@ export function startTrustedKeyWorker(
           return;
         case 'ready':
           settled = true;
-          resolve({ subject: message.subject, close });
+          resolve({ subject: message.subject, close, crash, ended });
           return;
         case 'failed':
           settled = true;

@@ -14,7 +14,7 @@ import { createInterceptedPair, FrameLog, type InterceptedPair, type InterceptHo
 export const MAX_KEPT_PAIRS = 16;
 
 export interface PhoneWire {
-  /** The pairs of the latest connections (at most MAX_KEPT_PAIRS), oldest first. */
+  /** The pairs of the latest connections (at most MAX_KEPT_PAIRS), oldest first; they share `frameLog`. */
   readonly pairs: readonly InterceptedPair[];
   /** Connections opened so far (each one a pair). */
   readonly connections: number;

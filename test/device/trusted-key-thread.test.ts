@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utf8 } from '../../src/common/bytes.js';
 import { flipBit, TO_RESPONDER } from '../../src/channel/index.js';
-import { createPhone, type Phone } from '../../src/device/index.js';
+import { createPhone, MAX_KEY_RESTARTS, type Phone } from '../../src/device/index.js';
 import { PLAIN, failure, makeWorld, provision, seatUser, Wallet, type World } from './fixtures.js';
 
 describe('trusted key on its own thread', () => {
@@ -104,5 +104,73 @@ describe('trusted key on its own thread', () => {
     const bad = await failure(createPhone({ ...options('nora'), trustedKeyThread: 'gpu' as 'worker' }));
     expect({ code: bad.code, origin: bad.origin }).toEqual({ code: 'BAD_PARAMETERS', origin: 'API' });
     expect(bad.message).toMatch(/trustedKeyThread: expected one of inline, worker/);
+  });
+});
+
+describe('a trusted key thread that stops unasked', () => {
+  let world: World;
+  const options = (name: string) => ({ dir: join(world.dir, name), factory: world.factory, provider: world.provider, name, trustedKeyThread: 'worker' as const });
+  const until = async (what: string, cond: () => boolean | Promise<boolean>): Promise<void> => {
+    for (let i = 0; i < 400; i++) {
+      if (await cond()) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    throw new Error(`timed out waiting for ${what}`);
+  };
+  const connected = async (w: Wallet) => ((await w.call('GET_INFO', {})).trustedKey as { connected: boolean }).connected;
+
+  beforeAll(async () => {
+    world = await makeWorld();
+  });
+  afterAll(async () => {
+    await world?.cleanup();
+  });
+
+  it('is restarted from its directory after a crash mid-work, and what it stored survives', async () => {
+    const phone = await createPhone(options('cora'));
+    world.phones.push(phone);
+    const w = await Wallet.open(phone);
+    const key = await w.call('GENERATE_KEY', { algorithm: 'p256', usage: 'sign', label: 'survivor' });
+    // Signatures in flight when the chip loses power: each either completes or fails with a code.
+    const inFlight = Array.from({ length: 16 }, (_, i) => w.call('SIGN', { message: utf8(`m${i}`) }, key.handle).then(() => 'ok', (e: { code: string }) => e.code));
+    await phone.crashTrustedKey();
+    const outcomes = await Promise.all(inFlight);
+    for (const o of outcomes) expect(['ok', 'COMMUNICATION']).toContain(o);
+    await until('the key to be back', async () => phone.trustedKeyState === 'running' && (await connected(w)));
+    expect(phone.trustedKeyRestarts).toBe(1);
+    // Handles die with the key that issued them; the stored key opens again and signs.
+    const opened = await w.call('OPEN_KEY', { label: 'survivor' });
+    expect(opened.publicKey).toEqual(key.publicKey);
+    const { signature } = await w.call('SIGN', { message: utf8('after') }, opened.handle);
+    expect(world.provider.verify('p256', key.publicKey!, utf8('after'), signature)).toBe(true);
+    await w.close();
+  });
+
+  it(`gives up after ${MAX_KEY_RESTARTS} restarts in a row and stays stopped until restartTrustedKey`, async () => {
+    const phone = await createPhone(options('dora'));
+    world.phones.push(phone);
+    const w = await Wallet.open(phone);
+    for (let i = 1; i <= MAX_KEY_RESTARTS; i++) {
+      await phone.crashTrustedKey();
+      await until(`restart ${i}`, () => phone.trustedKeyState === 'running' && phone.trustedKeyRestarts === i);
+    }
+    await phone.crashTrustedKey();
+    await until('the phone to give up', () => phone.trustedKeyState === 'stopped');
+    expect(phone.trustedKeyRestarts).toBe(MAX_KEY_RESTARTS);
+    expect((await failure(w.call('HASH', { data: utf8('x') }))).code).toBe('COMMUNICATION');
+    await phone.restartTrustedKey();
+    expect(phone.trustedKeyState).toBe('running');
+    await until('the key to connect', () => connected(w));
+    expect((await w.call('HASH', { data: utf8('x') })).digest).toEqual(world.provider.sha256(utf8('x')));
+    // A key closed on purpose is not restarted.
+    await w.close();
+    await phone.close();
+    expect(phone.trustedKeyRestarts).toBe(MAX_KEY_RESTARTS);
+  });
+
+  it('refuses to crash a key that runs inline (it shares the thread)', async () => {
+    const phone = await world.makePhone('ivy');
+    expect((await failure(phone.crashTrustedKey())).code).toBe('BAD_STATE');
+    expect(phone.trustedKeyState).toBe('running');
   });
 });
