@@ -40,6 +40,12 @@ export interface StorageNamespace {
   readonly name: string;
   /** Create or replace; with `exclusive`, ACCESS_CONFLICT if the object exists. */
   put(id: string, data: Uint8Array, options?: { exclusive?: boolean }): Promise<void>;
+  /**
+   * Create or replace several objects as one change: after a crash, either all of them are stored
+   * or none (at most MAX_ATOMIC_WRITES objects and MAX_ATOMIC_BYTES bytes; a later entry for the
+   * same id replaces an earlier one).
+   */
+  putAll(entries: readonly { id: string; data: Uint8Array }[]): Promise<void>;
   /** ITEM_NOT_FOUND if absent; CORRUPT_OBJECT / SECURITY if tampered with. */
   get(id: string): Promise<Uint8Array>;
   has(id: string): Promise<boolean>;
@@ -53,6 +59,10 @@ export interface StorageNamespace {
    *  If `fn` throws, its error propagates and nothing is written. */
   update(id: string, fn: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array>;
 }
+
+/** Bounds on one putAll: one LevelDB batch, as a group commit is bounded (./queue.ts). */
+export const MAX_ATOMIC_WRITES = 256;
+export const MAX_ATOMIC_BYTES = 4 * 1024 * 1024;
 
 function checkOptions(value: unknown): Required<SecureStoreOptions> {
   const o = aobject(value, 'storage options');
@@ -128,6 +138,31 @@ class NamespaceHandle implements StorageNamespace {
       const exclusive = options === undefined ? false : abool(aobject(options, 'put options').exclusive ?? false, 'exclusive');
       // Snapshot the data now: the caller may reuse its buffer while the write waits its turn.
       return this.queue.put({ ns: this.ns, id, plaintext: encodePlaintext(id, data), exclusive });
+    });
+  }
+
+  putAll(entries: readonly { id: string; data: Uint8Array }[]): Promise<void> {
+    return this.call(() => {
+      if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_ATOMIC_WRITES) {
+        throw new TeeError('BAD_PARAMETERS', `putAll: expected 1..${MAX_ATOMIC_WRITES} entries`, 'API');
+      }
+      let bytes = 0;
+      const checked = entries.map((e) => {
+        const entry = aobject(e, 'putAll entry');
+        const data = checkObjectData(entry.data);
+        bytes += data.length;
+        return { id: checkObjectId(entry.id), data };
+      });
+      if (bytes > MAX_ATOMIC_BYTES) throw new TeeError('BAD_PARAMETERS', `putAll: more than ${MAX_ATOMIC_BYTES} bytes`, 'API');
+      // Snapshot the data now, as put does; every check passed first, so a bad entry writes nothing.
+      const requests = checked.map(({ id, data }) => ({ ns: this.ns, id, plaintext: encodePlaintext(id, data), exclusive: false }));
+      return this.queue.run(async () => {
+        try {
+          await this.engine.writeMany(requests);
+        } finally {
+          for (const r of requests) r.plaintext.fill(0);
+        }
+      });
     });
   }
 

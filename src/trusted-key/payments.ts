@@ -7,8 +7,9 @@
  * is signed, nothing else ("what you see is what you sign").
  *
  * Offline state lives in the key's secure storage (namespace 'payments'):
- *   wallet:<keyId>                        payer: [1, currency, balance, counter], changed by one update
- *   spent:<keyId>:<counter>               payer: each signed offline payment (for later sync)
+ *   wallet:<keyId>                        payer: [1, currency, balance, counter]
+ *   spent:<keyId>:<counter>               payer: each signed offline payment (for later sync), stored
+ *                                         in the same atomic change as the balance and counter it set
  *   offer:<keyId>:<txId>                  payee: pending offers it signed (at most MAX_PENDING_OFFERS)
  *   seen:<keyId>:<payer hash>:<counter>   payee: accepted payments; its existence refuses a double spend
  * Restoring an old copy of the store is detected at open (SECURITY), so neither the balance nor the
@@ -32,6 +33,7 @@ import {
   onlineDisplayText,
   parseStatement,
   signingBytes,
+  type OfflineOffer,
   type OfflinePayment,
   type OnlinePayment,
   type PartyId,
@@ -140,6 +142,8 @@ export class PaymentService {
   readonly #trace: TraceSink | undefined;
   /** Offers are made one at a time, so concurrent calls cannot pass the bound together. */
   readonly #offers = new Mutex();
+  /** Offline payments (payer side), one at a time: each reads the counter it replaces. */
+  readonly #payments = new Mutex();
   /**
    * Per payee key, once its full list was scanned: a lower bound on the expiry of its pending
    * offers (offers paid since only raise the true minimum), so a refusal needs no rescan.
@@ -223,8 +227,8 @@ export class PaymentService {
 
   /**
    * Offline, payer side: verify the payee's offer (key mapped from the installed matrix), refuse an
-   * expired one, ask the user, then in one atomic update check and lower the balance and raise the
-   * counter, and sign the payment bound to the offer's digest and the new counter.
+   * expired one, ask the user, sign the payment bound to the offer's digest and the next counter,
+   * then store the lower balance, the new counter and the signed payment in one atomic change.
    */
   async payOffline(keyId: string, offerBytes: Uint8Array, callerDisplay?: string): Promise<Uint8Array> {
     const identity = await this.#payerIdentity(keyId);
@@ -253,20 +257,31 @@ export class PaymentService {
       if (offer.amount > wallet.balance) throw new TeeError('ACCESS_DENIED', 'offline payment: amount exceeds the offline balance', 'TRUSTED_KEY');
       return wallet;
     };
-    // Early check so the user is not asked for a payment that cannot be made; the update below decides.
+    // Early check so the user is not asked for a payment that cannot be made; the check below decides.
     checkFunds((await this.#store.has(walletId)) ? await this.#store.get(walletId) : undefined);
     await this.#confirm('Confirm offline payment', display, offer.amount);
 
-    let counter = 0;
-    let balance = 0;
-    await this.#store.update(walletId, (old) => {
-      const wallet = checkFunds(old);
+    // The new balance and counter and the signed payment are stored as one change, so a crash or a
+    // cut of power at any point leaves either no trace of the payment or all of it: never a debit
+    // without the payment that explains it (OFFLINE_STATE lists it under `spent`, for the wallet to
+    // recover after a lost answer). Payments run one at a time, so the counter read here is the one
+    // that gets replaced.
+    return this.#payments.run(async () => {
+      const wallet = checkFunds((await this.#store.has(walletId)) ? await this.#store.get(walletId) : undefined);
+      const counter = wallet.counter + 1;
+      const signed = await this.#signOfflinePayment(keyId, identity, offer, payer, counter, display);
       wallet.balance -= offer.amount;
-      wallet.counter += 1;
-      counter = wallet.counter;
-      balance = wallet.balance;
-      return encodeWallet(wallet);
+      wallet.counter = counter;
+      await this.#store.putAll([
+        { id: walletId, data: encodeWallet(wallet) },
+        { id: `spent:${keyId}:${String(counter).padStart(16, '0')}`, data: signed },
+      ]);
+      this.#step('offline payment signed; balance, counter and payment stored as one change', { counter, balanceLeft: formatAmount(wallet.balance, offer.currency) });
+      return signed;
     });
+  }
+
+  async #signOfflinePayment(keyId: string, identity: IdentityInfo, offer: OfflineOffer, payer: PartyId, counter: number, display: string): Promise<Uint8Array> {
     const payment: OfflinePayment = {
       version: 1,
       kind: 'offline-payment',
@@ -281,10 +296,7 @@ export class PaymentService {
       display,
       signedAt: this.#now(),
     };
-    const signed = await this.#sign(keyId, identity, payment);
-    await this.#store.put(`spent:${keyId}:${String(counter).padStart(16, '0')}`, signed);
-    this.#step('offline payment signed; balance and counter updated atomically', { counter, balanceLeft: formatAmount(balance, offer.currency) });
-    return signed;
+    return this.#sign(keyId, identity, payment);
   }
 
   /**

@@ -3,6 +3,7 @@
  * with the key inline, its frames still carried (and attackable) by the REE's interceptor, typed
  * errors crossing the thread, and a rolled-back store still refused.
  */
+import { watch } from 'node:fs';
 import { cp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -166,6 +167,87 @@ describe('a trusted key thread that stops unasked', () => {
     await w.close();
     await phone.close();
     expect(phone.trustedKeyRestarts).toBe(MAX_KEY_RESTARTS);
+  });
+
+  it('an offline payment torn by a crash is all or nothing: never a debit without its signed payment', async () => {
+    const payer = await createPhone({ ...options('tess'), kmcPublicKey: world.kmc.kmcPublicKey });
+    world.phones.push(payer);
+    const payee = await world.makePhone('tom');
+    await provision(world, payer, 'tess', { balance: 10_000 });
+    await provision(world, payee, 'tom');
+    seatUser(payer);
+    seatUser(payee);
+    const bob = await Wallet.open(payee);
+    const bobId = (await bob.call('OPEN_IDENTITY', { subdomainId: PLAIN, userId: 'tom' })).handle;
+    const offer = async (txId: string) => (await bob.call('SIGN_OFFLINE_OFFER', { txId, amount: 100, currency: 'CNY', expiresAt: Date.now() + 600_000 }, bobId)).signed;
+    // How long one payment takes here, untorn: the rounds cut the power at points spread over it.
+    const timed = await Wallet.open(payer);
+    const timedId = (await timed.call('OPEN_IDENTITY', { subdomainId: PLAIN, userId: 'tess' })).handle;
+    const untornOffer = await offer('untorn');
+    const mark = payer.interceptor.frameLog.recorded;
+    const started = performance.now();
+    await timed.call('PAY_OFFLINE', { offer: untornOffer }, timedId);
+    const duration = performance.now() - started;
+    // The key's frames of one payment: the last one carries its answer.
+    const keyFrames = payer.interceptor.frameLog.since(mark).filter((e) => e.direction === TO_RESPONDER).length;
+    await timed.close();
+    const rounds = 12;
+    const seen = new Set<string>();
+    let recovered: Uint8Array | undefined;
+    for (let round = 0; round < rounds; round++) {
+      const signedOffer = await offer(`tear-${round}`);
+      const w = await Wallet.open(payer);
+      const id = (await w.call('OPEN_IDENTITY', { subdomainId: PLAIN, userId: 'tess' })).handle;
+      const before = await w.call('OFFLINE_STATE', {}, id);
+      let crashed: Promise<void> | undefined;
+      // The REE sees the key's store change on disk: one round cuts the power at its first write.
+      const watcher = round === rounds - 2 ? watch(payer.paths.reeVisible[1]!, () => void (crashed ??= payer.crashTrustedKey())) : undefined;
+      if (round === rounds - 1) {
+        // The last round for certain: the REE drops the key's answer and the power goes at once.
+        let n = 0;
+        payer.interceptor.setHook((_frame, direction) => {
+          if (direction !== TO_RESPONDER || ++n !== keyFrames) return 'pass';
+          crashed = payer.crashTrustedKey();
+          return 'drop';
+        });
+      }
+      const paying = w.call('PAY_OFFLINE', { offer: signedOffer }, id).then((r) => r.signed, (e: { code: string }) => e.code);
+      if (round < rounds - 2) {
+        // Each round cuts the power at another point, most of them late, where the key writes.
+        await new Promise((r) => setTimeout(r, duration * (0.3 + (0.8 * round) / rounds)));
+        crashed = payer.crashTrustedKey();
+      }
+      const out = await paying;
+      await crashed;
+      watcher?.close();
+      payer.interceptor.setHook(undefined);
+      await w.close();
+      // Past MAX_KEY_RESTARTS crashes a minute the phone stops restarting it: power it up by hand.
+      await until('the key to be back', () => payer.trustedKeyState !== 'restarting');
+      if (payer.trustedKeyState === 'stopped') await payer.restartTrustedKey();
+      const w2 = await Wallet.open(payer);
+      await until('the key to connect', () => connected(w2));
+      const after = await w2.call('OFFLINE_STATE', {}, (await w2.call('OPEN_IDENTITY', { subdomainId: PLAIN, userId: 'tess' })).handle);
+      await w2.close();
+      const step = after.counter - before.counter;
+      expect([0, 1]).toContain(step);
+      expect(before.balance - after.balance).toBe(100 * step);
+      // Every debit has its signed payment in the key, for the wallet to recover after a lost answer.
+      expect(after.spent).toHaveLength(after.counter);
+      if (out instanceof Uint8Array) {
+        expect(step).toBe(1);
+        expect(after.spent[after.spent.length - 1]).toEqual(out);
+        seen.add('answered');
+      } else {
+        expect(out).toBe('COMMUNICATION');
+        seen.add(step === 1 ? 'torn after the change' : 'torn before the change');
+        if (step === 1) recovered ??= after.spent[after.spent.length - 1];
+      }
+    }
+    expect(seen.has('torn after the change')).toBe(true);
+    // A payment whose answer was lost is recovered from the key and accepted by the payee as usual.
+    expect((await bob.call('ACCEPT_OFFLINE_PAYMENT', { payment: recovered! }, bobId)).amount).toBe(100);
+    await bob.close();
   });
 
   it('refuses to crash a key that runs inline (it shares the thread)', async () => {

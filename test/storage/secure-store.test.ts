@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { utf8 } from '../../src/common/bytes.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
-import { MAX_OBJECT_BYTES, SecureStore } from '../../src/storage/index.js';
+import { MAX_ATOMIC_BYTES, MAX_ATOMIC_WRITES, MAX_OBJECT_BYTES, SecureStore } from '../../src/storage/index.js';
 import { expectTeeError, makeDirs, openStore, removeDirs, ROOT_KEY } from './helpers.js';
 
 afterAll(removeDirs);
@@ -62,6 +62,32 @@ describe.each(Object.values(PROVIDERS))('SecureStore round trip ($name)', (provi
     await expect(ns.update('pin-retries', () => { throw new Error('caller gave up'); })).rejects.toThrow('caller gave up');
     expect(await ns.get('pin-retries')).toEqual(Uint8Array.of(2));
     await store.close();
+  });
+
+  it('putAll stores several objects as one change, and a bad entry stores none of them', async () => {
+    const dirs = makeDirs();
+    const store = await openStore(dirs, provider);
+    const ns = store.namespace('ta');
+    await ns.put('balance', utf8('100'));
+    await ns.putAll([
+      { id: 'balance', data: utf8('90') },
+      { id: 'receipt/1', data: utf8('paid 10') },
+      { id: 'balance', data: utf8('80') }, // a later entry for the same id wins
+    ]);
+    expect(await ns.get('balance')).toEqual(utf8('80'));
+    expect(await ns.list()).toEqual(['balance', 'receipt/1']);
+    // Every entry is checked before anything is written.
+    await expectTeeError(ns.putAll([{ id: 'balance', data: utf8('0') }, { id: '', data: utf8('x') }]), 'BAD_PARAMETERS');
+    await expectTeeError(ns.putAll([{ id: 'balance', data: utf8('0') }, { id: 'big', data: new Uint8Array(MAX_OBJECT_BYTES + 1) }]), 'BAD_PARAMETERS');
+    await expectTeeError(ns.putAll([]), 'BAD_PARAMETERS');
+    await expectTeeError(ns.putAll(Array.from({ length: MAX_ATOMIC_WRITES + 1 }, (_, i) => ({ id: `o${i}`, data: utf8('x') }))), 'BAD_PARAMETERS');
+    await expectTeeError(ns.putAll(Array.from({ length: 5 }, (_, i) => ({ id: `o${i}`, data: new Uint8Array(MAX_ATOMIC_BYTES / 4) }))), 'BAD_PARAMETERS');
+    expect(await ns.get('balance')).toEqual(utf8('80'));
+    expect(await ns.list()).toEqual(['balance', 'receipt/1']);
+    await store.close();
+    const again = await openStore(dirs, provider);
+    expect(await again.namespace('ta').get('receipt/1')).toEqual(utf8('paid 10'));
+    await again.close();
   });
 
   it('serialises concurrent read-modify-writes', async () => {
