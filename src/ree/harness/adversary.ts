@@ -118,6 +118,12 @@ export interface AdversaryOptions {
   pinLimit?: number;
   /** Leave the world's directory on disk at `close` (crash fixtures reopen it). Default false. */
   keep?: boolean;
+  /**
+   * Where the phones' trusted keys run (PhoneOptions.trustedKeyThread; default inline). 'worker'
+   * lets a scenario cut a key's power (`phone(name).crashTrustedKey()`); secrets made inside a key
+   * on its own thread are then outside the leak oracle's view (it records this thread's provider).
+   */
+  trustedKeyThread?: 'inline' | 'worker';
 }
 
 export interface Adversary {
@@ -191,6 +197,7 @@ export async function createAdversary(options: AdversaryOptions = {}): Promise<A
     const phone = await createPhone({
       dir: join(dir, name), factory, provider, name, kmcPublicKey: kmc.kmcPublicKey,
       ...(options.pinLimit !== undefined ? { pinLimit: options.pinLimit } : {}),
+      ...(options.trustedKeyThread ? { trustedKeyThread: options.trustedKeyThread } : {}),
       retry: { attempts: 3, initialDelayMs: 5, maxDelayMs: 20 },
       // Every frame the REE carried stays in the log: the leak scan reads all of them.
       wireLogBytes: Number.POSITIVE_INFINITY,
