@@ -1,13 +1,17 @@
 /**
  * `npm run bench [-- SUITE ...] [--json FILE] [--provider noble|native]`: runs benchmark suites and
- * prints one table: each figure (median rate ± spread over the repetitions) beside its same-run
- * baseline, the ratio, and the goal where docs/BENCHMARKS.md sets one. Progress goes to stderr.
- * `BENCH_QUICK=1` makes a fast, rougher pass. Suites live in scripts/bench/<name>.ts.
+ * prints one table: each figure (median rate ± spread over the windows) beside its same-run
+ * baseline, the paired ratio, and the goal where docs/BENCHMARKS.md sets one. Progress goes to
+ * stderr. `BENCH_QUICK=1` makes a fast, rougher pass. Suites live in scripts/bench/<name>.ts.
+ *
+ * Each suite runs in a process of its own (a fresh heap, no caches or threads left by the suite
+ * before it), as benchmark harnesses fork per benchmark; the parent collects the rows.
  */
-import { writeFileSync, existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { formatTable, QUICK, type BenchSuite, type Comparison } from './bench/harness.js';
 
 const KNOWN = ['channel', 'storage', 'sign', 'backend'] as const;
@@ -16,11 +20,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   let jsonFile: string | undefined;
+  /** Internal: run the one suite named here and write its rows to this file (see runSuite). */
+  let childRows: string | undefined;
   let providers: ('noble' | 'native')[] = ['native', 'noble'];
   const suites: string[] = [];
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     if (a === '--json') jsonFile = args[++i] ?? 'bench-results.json';
+    else if (a === '--child-rows') childRows = args[++i];
     else if (a === '--provider') {
       const p = args[++i];
       if (p !== 'noble' && p !== 'native') {
@@ -40,19 +47,28 @@ async function main(): Promise<number> {
       return 2;
     }
   }
-  const rows: Comparison[] = [];
-  for (const name of chosen) {
-    const file = join(here, 'bench', `${name}.ts`);
-    if (!existsSync(file)) {
-      process.stderr.write(`bench: suite "${name}" is not built yet, skipped\n`);
-      continue;
-    }
-    const mod = (await import(`./bench/${name}.js`)) as { suite: BenchSuite };
-    process.stderr.write(`== ${mod.suite.name}: ${mod.suite.description}\n`);
+  if (childRows) {
+    const mod = (await import(`./bench/${chosen[0]!}.js`)) as { suite: BenchSuite };
     const progress = (text: string) => process.stderr.write(`   ${text}\n`);
-    const started = performance.now();
-    rows.push(...(await mod.suite.run({ providers, progress })));
-    process.stderr.write(`== ${mod.suite.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    writeFileSync(childRows, JSON.stringify(await mod.suite.run({ providers, progress })));
+    return 0;
+  }
+  const rows: Comparison[] = [];
+  const scratch = mkdtempSync(join(tmpdir(), 'tee-sim-bench-rows-'));
+  try {
+    for (const name of chosen) {
+      if (!existsSync(join(here, 'bench', `${name}.ts`))) {
+        process.stderr.write(`bench: suite "${name}" is not built yet, skipped\n`);
+        continue;
+      }
+      const mod = (await import(`./bench/${name}.js`)) as { suite: BenchSuite };
+      process.stderr.write(`== ${mod.suite.name}: ${mod.suite.description}\n`);
+      const started = performance.now();
+      rows.push(...(await runSuite(name, providers, join(scratch, `${name}.json`))));
+      process.stderr.write(`== ${mod.suite.name}: done in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
   }
   process.stdout.write(formatTable(rows) + '\n');
   if (jsonFile) {
@@ -60,6 +76,20 @@ async function main(): Promise<number> {
     process.stderr.write(`bench: wrote ${jsonFile}\n`);
   }
   return 0;
+}
+
+/** Run one suite in a child process (this script, the same Node flags and loader); its rows. */
+function runSuite(name: string, providers: string[], rowsFile: string): Promise<Comparison[]> {
+  const args = [...process.execArgv, fileURLToPath(import.meta.url), name, '--child-rows', rowsFile];
+  if (providers.length === 1) args.push('--provider', providers[0]!);
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      if (code !== 0) reject(new Error(`bench: suite ${name} failed (${signal ?? `exit ${code}`})`));
+      else resolve(JSON.parse(readFileSync(rowsFile, 'utf8')) as Comparison[]);
+    });
+  });
 }
 
 process.exitCode = await main();
