@@ -92,4 +92,7 @@ function runSuite(name: string, providers: string[], rowsFile: string): Promise<
   });
 }
 
-process.exitCode = await main();
+process.exitCode = await main().catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  return 1;
+});
