@@ -72,6 +72,14 @@ export interface WriteRequest {
   readonly exclusive: boolean;
 }
 
+/** One operation of writeAtomic: a put (`plaintext` from encodePlaintext) or, without it, a delete. */
+export interface AtomicWrite {
+  readonly ns: NamespaceContext;
+  readonly id: string;
+  readonly plaintext?: Uint8Array;
+  readonly exclusive?: boolean;
+}
+
 interface Change {
   slot: Slot;
   /** New record; undefined deletes the record. */
@@ -273,6 +281,40 @@ export class StorageEngine {
     await this.commit(changes);
     for (const { request, slot } of last.values()) request.ns.known.set(request.id, slot);
     return outcomes;
+  }
+
+  /**
+   * Apply puts and deletes as one generation, all or nothing: if an exclusive put finds its id
+   * present (ACCESS_CONFLICT) or a delete finds its id absent (ITEM_NOT_FOUND), judged in order
+   * with the earlier operations applied, it throws and writes nothing. Later operations on an id
+   * replace earlier ones. `plaintext` comes from encodePlaintext(id, data).
+   */
+  async writeAtomic(ops: readonly AtomicWrite[]): Promise<void> {
+    this.assertUsable();
+    // Final state per slot: a sealed record to write, or null to delete.
+    const final = new Map<string, { op: AtomicWrite; slot: Slot; put: boolean }>();
+    const exists = (slot: Slot) => {
+      const f = final.get(slot.ks);
+      return f ? f.put : this.index.has(slot.ks);
+    };
+    for (const op of ops) {
+      const slot = this.slotOf(op.ns, op.id);
+      const put = op.plaintext !== undefined;
+      if (put && op.exclusive && exists(slot)) throw new TeeError('ACCESS_CONFLICT', 'put: object already exists');
+      if (!put && !exists(slot)) throw new TeeError('ITEM_NOT_FOUND', 'delete: no such object');
+      final.set(slot.ks, { op, slot, put });
+    }
+    const version = this.generation + 1;
+    const changes: Change[] = [];
+    for (const { op, slot, put } of final.values()) {
+      if (put) changes.push({ slot, sealed: sealRecord(this.provider, op.ns.keys, slot.key, version, op.plaintext!, this.nextNonce()) });
+      else if (this.index.has(slot.ks)) changes.push({ slot }); // put and deleted within the change: nothing to do
+    }
+    if (changes.length > 0) await this.commit(changes);
+    for (const { op, slot, put } of final.values()) {
+      if (put) op.ns.known.set(op.id, slot);
+      else op.ns.known.delete(op.id);
+    }
   }
 
   async remove(ns: NamespaceContext, id: string): Promise<void> {

@@ -18,7 +18,7 @@ import { isAbsolute, relative, resolve } from 'node:path';
 import { abool, abytes, aobject, astring } from '../common/checks.js';
 import { TeeError } from '../common/errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { StorageEngine, type NamespaceContext } from './engine.js';
+import { StorageEngine, type AtomicWrite, type NamespaceContext } from './engine.js';
 import { ROOT_KEY_BYTES } from './keys.js';
 import { checkNamespaceName, checkObjectData, checkObjectId, MAX_OBJECT_ID_CHARS } from './limits.js';
 import { OperationQueue } from './queue.js';
@@ -41,11 +41,13 @@ export interface StorageNamespace {
   /** Create or replace; with `exclusive`, ACCESS_CONFLICT if the object exists. */
   put(id: string, data: Uint8Array, options?: { exclusive?: boolean }): Promise<void>;
   /**
-   * Create or replace several objects as one change: after a crash, either all of them are stored
-   * or none (at most MAX_ATOMIC_WRITES objects and MAX_ATOMIC_BYTES bytes; a later entry for the
-   * same id replaces an earlier one).
+   * Several puts and deletes as one change: after a crash, all of them are stored or none. It
+   * succeeds or fails as a whole: an exclusive put whose id exists (ACCESS_CONFLICT) or a delete
+   * whose id is absent (ITEM_NOT_FOUND), judged in order, fails it and nothing is written. A later
+   * operation on an id replaces an earlier one. At most MAX_ATOMIC_WRITES operations and
+   * MAX_ATOMIC_BYTES bytes of data.
    */
-  putAll(entries: readonly { id: string; data: Uint8Array }[]): Promise<void>;
+  commit(ops: readonly AtomicOp[]): Promise<void>;
   /** ITEM_NOT_FOUND if absent; CORRUPT_OBJECT / SECURITY if tampered with. */
   get(id: string): Promise<Uint8Array>;
   has(id: string): Promise<boolean>;
@@ -60,7 +62,10 @@ export interface StorageNamespace {
   update(id: string, fn: (old: Uint8Array | undefined) => Uint8Array): Promise<Uint8Array>;
 }
 
-/** Bounds on one putAll: one LevelDB batch, as a group commit is bounded (./queue.ts). */
+/** One operation of `commit`: a put (optionally exclusive) or a delete. */
+export type AtomicOp = { id: string; data: Uint8Array; exclusive?: boolean } | { id: string; delete: true };
+
+/** Bounds on one commit: one LevelDB batch, as a group commit is bounded (./queue.ts). */
 export const MAX_ATOMIC_WRITES = 256;
 export const MAX_ATOMIC_BYTES = 4 * 1024 * 1024;
 
@@ -141,26 +146,31 @@ class NamespaceHandle implements StorageNamespace {
     });
   }
 
-  putAll(entries: readonly { id: string; data: Uint8Array }[]): Promise<void> {
+  commit(ops: readonly AtomicOp[]): Promise<void> {
     return this.call(() => {
-      if (!Array.isArray(entries) || entries.length === 0 || entries.length > MAX_ATOMIC_WRITES) {
-        throw new TeeError('BAD_PARAMETERS', `putAll: expected 1..${MAX_ATOMIC_WRITES} entries`, 'API');
+      if (!Array.isArray(ops) || ops.length === 0 || ops.length > MAX_ATOMIC_WRITES) {
+        throw new TeeError('BAD_PARAMETERS', `commit: expected 1..${MAX_ATOMIC_WRITES} operations`, 'API');
       }
       let bytes = 0;
-      const checked = entries.map((e) => {
-        const entry = aobject(e, 'putAll entry');
-        const data = checkObjectData(entry.data);
+      const checked = ops.map((value): { id: string; data?: Uint8Array; exclusive?: boolean } => {
+        const op = aobject(value, 'commit operation');
+        const id = checkObjectId(op.id);
+        if (op.delete !== undefined) {
+          if (op.delete !== true || op.data !== undefined) throw new TeeError('BAD_PARAMETERS', 'commit operation: a delete has delete: true and no data', 'API');
+          return { id };
+        }
+        const data = checkObjectData(op.data);
         bytes += data.length;
-        return { id: checkObjectId(entry.id), data };
+        return { id, data, exclusive: op.exclusive === undefined ? false : abool(op.exclusive, 'exclusive') };
       });
-      if (bytes > MAX_ATOMIC_BYTES) throw new TeeError('BAD_PARAMETERS', `putAll: more than ${MAX_ATOMIC_BYTES} bytes`, 'API');
-      // Snapshot the data now, as put does; every check passed first, so a bad entry writes nothing.
-      const requests = checked.map(({ id, data }) => ({ ns: this.ns, id, plaintext: encodePlaintext(id, data), exclusive: false }));
+      if (bytes > MAX_ATOMIC_BYTES) throw new TeeError('BAD_PARAMETERS', `commit: more than ${MAX_ATOMIC_BYTES} bytes`, 'API');
+      // Snapshot the data now, as put does; every operation was checked first, so a bad one writes nothing.
+      const writes: AtomicWrite[] = checked.map((op) => (op.data ? { ns: this.ns, id: op.id, plaintext: encodePlaintext(op.id, op.data), exclusive: op.exclusive === true } : { ns: this.ns, id: op.id }));
       return this.queue.run(async () => {
         try {
-          await this.engine.writeMany(requests);
+          await this.engine.writeAtomic(writes);
         } finally {
-          for (const r of requests) r.plaintext.fill(0);
+          for (const w of writes) w.plaintext?.fill(0);
         }
       });
     });

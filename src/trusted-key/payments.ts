@@ -11,7 +11,8 @@
  *   spent:<keyId>:<counter>               payer: each signed offline payment (for later sync), stored
  *                                         in the same atomic change as the balance and counter it set
  *   offer:<keyId>:<txId>                  payee: pending offers it signed (at most MAX_PENDING_OFFERS)
- *   seen:<keyId>:<payer hash>:<counter>   payee: accepted payments; its existence refuses a double spend
+ *   seen:<keyId>:<payer hash>:<counter>   payee: accepted payments; its existence refuses a double spend;
+ *                                         written in the same change that retires the offer
  * Restoring an old copy of the store is detected at open (SECURITY), so neither the balance nor the
  * counter can be wound back to spend twice.
  */
@@ -272,7 +273,7 @@ export class PaymentService {
       const signed = await this.#signOfflinePayment(keyId, identity, offer, payer, counter, display);
       wallet.balance -= offer.amount;
       wallet.counter = counter;
-      await this.#store.putAll([
+      await this.#store.commit([
         { id: walletId, data: encodeWallet(wallet) },
         { id: `spent:${keyId}:${String(counter).padStart(16, '0')}`, data: signed },
       ]);
@@ -328,13 +329,15 @@ export class PaymentService {
     }
     if (p.signedAt > offer.expiresAt) throw new TeeError('EXPIRED', `offline payment ${p.txId}: signed after the offer expired`, 'TRUSTED_KEY');
     try {
-      // The exclusive write is the commit point: of two racing copies, one wins, the other is refused.
-      await this.#store.put(seenId, paymentBytes, { exclusive: true });
+      // One change records the payment and retires the offer, and it is the commit point: of two
+      // racing copies (same counter) one wins and the other is a double spend; of two payments for
+      // one offer one wins and the other finds no pending offer. A crash leaves both or neither.
+      await this.#store.commit([{ id: seenId, data: paymentBytes, exclusive: true }, { id: offerId, delete: true }]);
     } catch (err) {
       if (err instanceof TeeError && err.code === 'ACCESS_CONFLICT') throw this.#doubleSpend(p);
+      if (err instanceof TeeError && err.code === 'ITEM_NOT_FOUND') throw new TeeError('ACCESS_DENIED', `offline payment ${p.txId}: no pending offer with this txId`, 'TRUSTED_KEY');
       throw err;
     }
-    await this.#store.delete(offerId);
     this.#step('offline payment verified and recorded (payee)', {
       txId: p.txId,
       payer: `${p.payer.userId}@${p.payer.subdomainId}`,

@@ -64,28 +64,40 @@ describe.each(Object.values(PROVIDERS))('SecureStore round trip ($name)', (provi
     await store.close();
   });
 
-  it('putAll stores several objects as one change, and a bad entry stores none of them', async () => {
+  it('commit applies puts and deletes as one change, or nothing at all', async () => {
     const dirs = makeDirs();
     const store = await openStore(dirs, provider);
     const ns = store.namespace('ta');
     await ns.put('balance', utf8('100'));
-    await ns.putAll([
+    await ns.put('offer/1', utf8('pending'));
+    await ns.commit([
       { id: 'balance', data: utf8('90') },
-      { id: 'receipt/1', data: utf8('paid 10') },
-      { id: 'balance', data: utf8('80') }, // a later entry for the same id wins
+      { id: 'receipt/1', data: utf8('paid 10'), exclusive: true },
+      { id: 'offer/1', delete: true },
+      { id: 'balance', data: utf8('80') }, // a later operation on the same id wins
     ]);
     expect(await ns.get('balance')).toEqual(utf8('80'));
     expect(await ns.list()).toEqual(['balance', 'receipt/1']);
-    // Every entry is checked before anything is written.
-    await expectTeeError(ns.putAll([{ id: 'balance', data: utf8('0') }, { id: '', data: utf8('x') }]), 'BAD_PARAMETERS');
-    await expectTeeError(ns.putAll([{ id: 'balance', data: utf8('0') }, { id: 'big', data: new Uint8Array(MAX_OBJECT_BYTES + 1) }]), 'BAD_PARAMETERS');
-    await expectTeeError(ns.putAll([]), 'BAD_PARAMETERS');
-    await expectTeeError(ns.putAll(Array.from({ length: MAX_ATOMIC_WRITES + 1 }, (_, i) => ({ id: `o${i}`, data: utf8('x') }))), 'BAD_PARAMETERS');
-    await expectTeeError(ns.putAll(Array.from({ length: 5 }, (_, i) => ({ id: `o${i}`, data: new Uint8Array(MAX_ATOMIC_BYTES / 4) }))), 'BAD_PARAMETERS');
-    expect(await ns.get('balance')).toEqual(utf8('80'));
+    // A failed condition fails the whole change: nothing of it is written.
+    await expectTeeError(ns.commit([{ id: 'balance', data: utf8('0') }, { id: 'receipt/1', data: utf8('again'), exclusive: true }]), 'ACCESS_CONFLICT');
+    await expectTeeError(ns.commit([{ id: 'balance', data: utf8('0') }, { id: 'offer/1', delete: true }]), 'ITEM_NOT_FOUND');
+    // Conditions see the operations before them.
+    await expectTeeError(ns.commit([{ id: 'new', data: utf8('a') }, { id: 'new', data: utf8('b'), exclusive: true }]), 'ACCESS_CONFLICT');
+    await ns.commit([{ id: 'temp', data: utf8('t') }, { id: 'temp', delete: true }, { id: 'balance', data: utf8('70') }]);
+    expect(await ns.list()).toEqual(['balance', 'receipt/1']);
+    expect(await ns.get('balance')).toEqual(utf8('70'));
+    // Every operation is checked before anything is written.
+    await expectTeeError(ns.commit([{ id: 'balance', data: utf8('0') }, { id: '', data: utf8('x') }]), 'BAD_PARAMETERS');
+    await expectTeeError(ns.commit([{ id: 'balance', data: utf8('0') }, { id: 'big', data: new Uint8Array(MAX_OBJECT_BYTES + 1) }]), 'BAD_PARAMETERS');
+    await expectTeeError(ns.commit([{ id: 'balance', delete: false } as unknown as { id: string; delete: true }]), 'BAD_PARAMETERS');
+    await expectTeeError(ns.commit([]), 'BAD_PARAMETERS');
+    await expectTeeError(ns.commit(Array.from({ length: MAX_ATOMIC_WRITES + 1 }, (_, i) => ({ id: `o${i}`, data: utf8('x') }))), 'BAD_PARAMETERS');
+    await expectTeeError(ns.commit(Array.from({ length: 5 }, (_, i) => ({ id: `o${i}`, data: new Uint8Array(MAX_ATOMIC_BYTES / 4) }))), 'BAD_PARAMETERS');
+    expect(await ns.get('balance')).toEqual(utf8('70'));
     expect(await ns.list()).toEqual(['balance', 'receipt/1']);
     await store.close();
     const again = await openStore(dirs, provider);
+    expect(await again.namespace('ta').list()).toEqual(['balance', 'receipt/1']);
     expect(await again.namespace('ta').get('receipt/1')).toEqual(utf8('paid 10'));
     await again.close();
   });

@@ -107,6 +107,28 @@ describe('offline payments between two phones', () => {
     expect((await bob.call('OFFLINE_STATE', {}, bobId)).accepted).toHaveLength(1);
   });
 
+  it('two payments for one offer, accepted at once from two sessions: one is recorded, the other finds no pending offer', async () => {
+    const o = await offer(500);
+    // The payer's key signs the same offer twice (two counters): only the payee can refuse the second.
+    const first = (await alice.call('PAY_OFFLINE', { offer: o.signed }, aliceId)).signed;
+    const second = (await alice.call('PAY_OFFLINE', { offer: o.signed }, aliceId)).signed;
+    const bob2 = await Wallet.open(bobPhone, capture);
+    try {
+      const bob2Id = (await bob2.call('OPEN_IDENTITY', { subdomainId: PLAIN, userId: 'bob' })).handle;
+      const before = (await bob.call('OFFLINE_STATE', {}, bobId)).accepted.length;
+      const outcomes = await Promise.all([
+        bob.call('ACCEPT_OFFLINE_PAYMENT', { payment: first }, bobId).then(() => 'accepted', (e: { code: string }) => e.code),
+        bob2.call('ACCEPT_OFFLINE_PAYMENT', { payment: second }, bob2Id).then(() => 'accepted', (e: { code: string }) => e.code),
+      ]);
+      expect(outcomes.sort()).toEqual(['ACCESS_DENIED', 'accepted']);
+      const state = await bob.call('OFFLINE_STATE', {}, bobId);
+      expect(state.accepted.length - before).toBe(1); // the refused one is not recorded either
+      expect(state.pendingOffers).toBe(0);
+    } finally {
+      await bob2.close();
+    }
+  });
+
   it('over the balance -> ACCESS_DENIED, and nothing moves', async () => {
     const o = await offer(50_001);
     const screens = aliceUser.prompts.length;

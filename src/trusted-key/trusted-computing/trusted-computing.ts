@@ -375,11 +375,11 @@ export class TrustedComputing {
     }
     const indexId = this.#identityObject(identity.subdomainId, identity.userId);
     const previous = (await this.#store.has(indexId)) ? new TextDecoder().decode(await this.#store.get(indexId)) : undefined;
-    await this.#store.put(indexId, utf8(info.keyId));
-    if (previous && KEY_ID_PATTERN.test(previous) && (await this.#store.has(keyObject(previous)))) {
-      await this.#store.delete(keyObject(previous));
-      this.#unload(previous);
-    }
+    const replaced = previous !== undefined && KEY_ID_PATTERN.test(previous) && (await this.#store.has(keyObject(previous))) ? previous : undefined;
+    // The index moves to the new key and the replaced key goes in one change: a crash cannot leave
+    // the replaced private key stored with nothing pointing at it.
+    await this.#store.commit(replaced ? [{ id: indexId, data: utf8(info.keyId) }, { id: keyObject(replaced), delete: true }] : [{ id: indexId, data: utf8(info.keyId) }]);
+    if (replaced) this.#unload(replaced);
     this.#trace?.({
       lane: 'TK',
       actor: 'trusted-computing',
