@@ -20,6 +20,7 @@ import { abool, abytes, aobject } from '../../common/checks.js';
 import { TeeError } from '../../common/errors.js';
 import type { TraceSink } from '../../common/trace.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
+import { Mutex } from '../../storage/mutex.js';
 import type { AppStorage, TrustedKeyStorage } from '../secure-storage/index.js';
 import { layoutLines } from './display.js';
 import { decodePinState, encodePinState, freshSecretState, matches, type PinState } from './pin-state.js';
@@ -62,6 +63,8 @@ export class TrustedInteraction {
   readonly #pinTries: number;
   readonly #pukTries: number;
   readonly #trace: TraceSink | undefined;
+  /** Setting the initial PIN, one call at a time. */
+  readonly #settingPin = new Mutex();
 
   constructor(options: TrustedInteractionOptions) {
     this.#ui = options.ui;
@@ -118,29 +121,31 @@ export class TrustedInteraction {
    * shows it once. ACCESS_DENIED if a PIN is already set.
    */
   async setInitialPin(): Promise<PinStatus> {
-    if (await this.#state()) throw new TeeError('ACCESS_DENIED', 'PIN: already set; use change PIN', 'TRUSTED_KEY');
-    const pin = await this.#askNewPin('Set PIN');
-    const puk = this.#makePuk();
-    const key = this.#storage.deriveKey(VERIFIER_LABEL);
-    const pukBytes = new TextEncoder().encode(puk);
-    try {
-      const state: PinState = {
-        pin: freshSecretState(this.#provider, key, pin, this.#pinTries),
-        puk: freshSecretState(this.#provider, key, pukBytes, this.#pukTries),
-      };
-      await this.#store.put(PIN_OBJECT, encodePinState(state), { exclusive: true });
-    } finally {
-      zeroize(key, pin, pukBytes);
-    }
-    try {
+    // One at a time: the PUK is shown before the PIN is stored (below), so two racing calls must
+    // not both show one.
+    return this.#settingPin.run(async () => {
+      if (await this.#state()) throw new TeeError('ACCESS_DENIED', 'PIN: already set; use change PIN', 'TRUSTED_KEY');
+      const pin = await this.#askNewPin('Set PIN');
+      const puk = this.#makePuk();
+      const key = this.#storage.deriveKey(VERIFIER_LABEL);
+      const pukBytes = new TextEncoder().encode(puk);
+      let state: PinState;
+      try {
+        state = {
+          pin: freshSecretState(this.#provider, key, pin, this.#pinTries),
+          puk: freshSecretState(this.#provider, key, pukBytes, this.#pukTries),
+        };
+      } finally {
+        zeroize(key, pin, pukBytes);
+      }
+      // Shown first, stored second: a crash or a cut of power in between leaves no PIN set (the
+      // provisioning runs again, with a new PUK), never a PIN whose PUK the user did not see. If the
+      // user does not see it (the trusted UI fails), nothing is stored.
       await this.message(`Your PUK is ${puk}. Write it down: it unblocks your PIN and is shown only this once.`);
-    } catch (err) {
-      // The user never saw the PUK: undo, so provisioning can be run again.
-      await this.#store.delete(PIN_OBJECT).catch(() => undefined);
-      throw err;
-    }
-    this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: 'PIN set; PUK generated inside the key and shown once on the trusted UI' });
-    return this.pinStatus();
+      await this.#store.put(PIN_OBJECT, encodePinState(state), { exclusive: true });
+      this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: 'PIN set; PUK generated inside the key and shown once on the trusted UI' });
+      return this.pinStatus();
+    });
   }
 
   /** The user enters the current PIN, then the new one twice. */
