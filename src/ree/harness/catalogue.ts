@@ -12,9 +12,10 @@ import { demoScenarios } from './scenarios/demo.js';
 import { fuzzScenarios } from './scenarios/fuzz.js';
 import { paymentScenarios } from './scenarios/payments.js';
 import { storageScenarios } from './scenarios/storage.js';
+import { tearingScenarios } from './scenarios/tearing.js';
 import { teeScenarios } from './scenarios/tee.js';
 
-export const CATALOGUE: readonly Scenario[] = [...channelScenarios, ...teeScenarios, ...storageScenarios, ...paymentScenarios, ...demoScenarios, ...fuzzScenarios];
+export const CATALOGUE: readonly Scenario[] = [...channelScenarios, ...teeScenarios, ...storageScenarios, ...paymentScenarios, ...tearingScenarios, ...demoScenarios, ...fuzzScenarios];
 
 export const LEAK_SCAN_NAME = 'secret-leak-scan';
 

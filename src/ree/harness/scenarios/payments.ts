@@ -1,10 +1,8 @@
 /** Attacks on payments: QR forgery and alteration, expiry, online replay and races, offline double spend, CPK. */
 import { decodePaymentRequest, decodeSigned, encodePaymentRequest, encodeSigned, signingBytes, type OfflineOffer, type OnlinePayment } from '../../../protocol/payment.js';
 import { demonstrateCollusion, encodePublicMatrix, mapPublicKey } from '../../../cpk/index.js';
-import { watch } from 'node:fs';
-import { TO_RESPONDER } from '../../../channel/index.js';
 import { b64, type Adversary } from '../adversary.js';
-import { outcome, sleep, type Scenario } from '../scenario.js';
+import { outcome, type Scenario } from '../scenario.js';
 import { snapshotOff } from './storage.js';
 
 /** Alice signs an online payment to bob (the user confirms); returns the signed bytes. */
@@ -170,77 +168,6 @@ export const paymentScenarios: Scenario[] = [
       return {
         observed: `${made} offers made, then ${refusal.code}; ${pending} pending; paying the first -> ${accepted.code}; one more offer -> ${after.code}`,
         defended: refusal.code === 'OUT_OF_MEMORY' && made < FLOOD_ATTEMPTS && pending === made && accepted.code === 'no error' && after.code === 'no error',
-      };
-    },
-  },
-  {
-    name: 'offline-payment-tearing',
-    attack: 'cut the payer key\'s power (crash its thread) during offline payments: at its first store write, which the REE sees on disk, as its answer leaves, and at points spread over a payment',
-    expectedDefence: 'every payment is all or nothing: a debit always comes with its signed payment, which the wallet recovers from OFFLINE_STATE and the payee accepts; the key restarts with its state intact',
-    run: async (ctx) => {
-      const adv = await ctx.fresh({ trustedKeyThread: 'worker' });
-      const phone = adv.phone('alice');
-      // One session throughout (it outlives key restarts); identity handles die with the key, so
-      // each call opens the identity again.
-      const w = await adv.wallet('alice');
-      const state = async () => w.call('OFFLINE_STATE', {}, await w.identity('alice'));
-      const pay = async (offer: Uint8Array) => w.call('PAY_OFFLINE', { offer }, await w.identity('alice'));
-      const connected = async () => ((await w.call('GET_INFO', {})).trustedKey as { connected: boolean }).connected;
-      const keyBack = async () => {
-        while (phone.trustedKeyState === 'restarting') await sleep(5);
-        // Past MAX_KEY_RESTARTS cuts a minute the phone leaves the key off: power it up by hand.
-        if (phone.trustedKeyState === 'stopped') await phone.restartTrustedKey();
-        for (let i = 0; i < 400 && !(await connected()); i++) await sleep(5);
-      };
-      // An untorn payment: how long one takes, and how many frames the key sends (the last is the answer).
-      const mark = adv.link('alice').frameLog.recorded;
-      const started = performance.now();
-      await pay(await offerFromBob(adv, 100));
-      const duration = performance.now() - started;
-      const keyFrames = adv.link('alice').frameLog.since(mark).filter((e) => e.direction === TO_RESPONDER).length;
-
-      const cuts: { label: string; arm: (crash: () => void) => (() => void) | undefined }[] = [
-        { label: 'first store write', arm: (crash) => {
-          const watcher = watch(adv.paths('alice').trustedKeyStore, crash);
-          return () => watcher.close();
-        } },
-        { label: 'answer leaving', arm: (crash) => {
-          let n = 0;
-          adv.link('alice').setHook((_f, direction) => (direction === TO_RESPONDER && ++n === keyFrames ? (crash(), 'drop') : 'pass'));
-          return () => adv.link('alice').setHook(undefined);
-        } },
-        ...[0.3, 0.6, 0.9, 1.1].map((f) => ({ label: `${f} of a payment`, arm: (crash: () => void) => {
-          const timer = setTimeout(crash, duration * f);
-          return () => clearTimeout(timer);
-        } })),
-      ];
-      const broken: string[] = [];
-      const lost: Uint8Array[] = [];
-      let answered = 0;
-      for (const cut of cuts) {
-        const offer = await offerFromBob(adv, 100);
-        const before = await state();
-        let crashed: Promise<void> | undefined;
-        const disarm = cut.arm(() => void (crashed ??= phone.crashTrustedKey()));
-        const o = await outcome(() => pay(offer));
-        disarm?.();
-        await crashed;
-        await keyBack();
-        const after = await state();
-        const step = after.counter - before.counter;
-        const debit = before.balance - after.balance;
-        if (!(step === 0 || step === 1) || debit !== 100 * step || after.spent.length !== after.counter) broken.push(`${cut.label}: step ${step}, debit ${debit}, ${after.spent.length} payments for counter ${after.counter}`);
-        if (o.code === 'no error') answered++;
-        else if (step === 1) lost.push(after.spent[after.spent.length - 1]!);
-      }
-      // Payments whose answer was lost, recovered from the key, are accepted by the payee.
-      const bob = await adv.wallet('bob');
-      const bobId = await bob.identity('bob');
-      let accepted = 0;
-      for (const payment of lost) if ((await outcome(() => bob.call('ACCEPT_OFFLINE_PAYMENT', { payment }, bobId))).code === 'no error') accepted++;
-      return {
-        observed: `${cuts.length} cuts: ${answered} answered, ${lost.length} debited with the answer lost (${accepted} recovered and accepted), ${cuts.length - answered - lost.length} left no trace; restarts ${phone.trustedKeyRestarts}; ${broken.length ? `inconsistent: ${broken.join('; ')}` : 'every round all or nothing'}`,
-        defended: broken.length === 0 && accepted === lost.length && lost.length > 0,
       };
     },
   },
