@@ -246,6 +246,7 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
   const watch = (key: RunningKey): void => {
     void key.ended?.then(({ requested }) => {
       if (requested || closed || running !== key) return;
+      keyState = 'restarting';
       void serially(async () => {
         if (!closed && running === key) await recover();
       });
@@ -307,6 +308,8 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
       if (closed) throw new TeeError('BAD_STATE', 'phone: closed', 'API');
       if (!running.crash) throw new TeeError('BAD_STATE', 'phone: only a trusted key on its own thread can be crashed', 'API');
       await running.crash();
+      // Reported at once, even before the restart (queued behind any other start or stop) begins.
+      if (keyState === 'running') keyState = 'restarting';
     },
     async close() {
       if (closed) return;

@@ -291,7 +291,7 @@ export class StorageEngine {
    */
   async writeAtomic(ops: readonly AtomicWrite[]): Promise<void> {
     this.assertUsable();
-    // Final state per slot: a sealed record to write, or null to delete.
+    // The last operation on each slot, which decides what the change writes there.
     const final = new Map<string, { op: AtomicWrite; slot: Slot; put: boolean }>();
     const exists = (slot: Slot) => {
       const f = final.get(slot.ks);
