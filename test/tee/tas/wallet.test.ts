@@ -10,6 +10,7 @@ import { encode } from '../../../src/common/codec.js';
 import { ReeCapture, type Param } from '../../../src/ree/client-api/index.js';
 import { RESULT_BUFFER_BYTES, resultCapacity, SMALL_RESULT_BYTES, WALLET_CMD } from '../../../src/tee/tas/wallet/index.js';
 import type { Phone } from '../../../src/device/index.js';
+import { MAX_PERSISTENT_KEYS } from '../../../src/trusted-key/index.js';
 import { PLAIN, assertNoLeaks, failure, makeWorld, provision, seatUser, Wallet, type World } from '../../device/fixtures.js';
 
 describe('wallet TA through the Client API', () => {
@@ -224,6 +225,28 @@ describe('wallet TA through the Client API', () => {
     await later.call('DELETE_KEY', {}, reopened.handle);
     expect((await failure(later.call('OPEN_KEY', { label: 'backend-auth' }))).code).toBe('ITEM_NOT_FOUND');
     await later.close();
+  });
+
+  it('two sessions racing for one label: one key is kept, the loser\'s key gives its slot back', async () => {
+    // A fresh phone: its only persistent key is the provisioning key made at first start.
+    const phone = await world.makePhone('carl');
+    const [a, b] = [await Wallet.open(phone), await Wallet.open(phone)];
+    const rounds = 6;
+    for (let i = 0; i < rounds; i++) {
+      const outcomes = await Promise.all([a, b].map((s) => s.call('GENERATE_KEY', { algorithm: 'ed25519', usage: 'sign', label: `race-${i}` }).then(() => 'ok', (e: { code: string }) => e.code)));
+      expect(outcomes.sort()).toEqual(['ACCESS_CONFLICT', 'ok']);
+    }
+    // Fill the rest of the key's slots: the losers' keys must not be holding any.
+    let made = 0;
+    let refusal = '';
+    while (!refusal) {
+      refusal = await a.call('GENERATE_KEY', { algorithm: 'ed25519', usage: 'sign', label: `fill-${made}` }).then(() => '', (e: { code: string }) => e.code);
+      if (!refusal) made++;
+    }
+    expect(refusal).toBe('OUT_OF_MEMORY');
+    expect(1 + rounds + made).toBe(MAX_PERSISTENT_KEYS);
+    await a.close();
+    await b.close();
   });
 
   it('the leak scanner finds a value that does cross (control)', async () => {

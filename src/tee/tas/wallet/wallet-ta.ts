@@ -123,7 +123,16 @@ const COMMANDS: Record<WalletCommand, (c: Call) => Promise<Args>> = {
       throw new TeeError('ACCESS_CONFLICT', `wallet: a key labelled ${label} already exists`, 'TRUSTED_APP');
     }
     const info = await tk(session, 'tk.generateKey', { algorithm, usage, persistent: label !== undefined });
-    if (label) await session.storage.put(labelObject(session, label), utf8(String(info.keyId)), { exclusive: true });
+    if (label) {
+      try {
+        await session.storage.put(labelObject(session, label), utf8(String(info.keyId)), { exclusive: true });
+      } catch (err) {
+        // Another session took the label meanwhile: give the key's slot back rather than leave a
+        // stored key no label names (racing sessions could otherwise fill the key's slots).
+        await tk(session, 'tk.deleteKey', { keyId: info.keyId }).catch(() => undefined);
+        throw err;
+      }
+    }
     return issueHandle(session, info, label === undefined, label);
   },
   async OPEN_KEY({ session, args }) {
