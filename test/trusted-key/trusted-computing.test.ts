@@ -193,6 +193,20 @@ describe('TrustedComputing', () => {
     expect(await tc.identities()).toHaveLength(1);
   });
 
+  it('two imports of one identity at once: both succeed in turn, the last one wins, no key is left behind', async () => {
+    await tc.pinKmcPublicKey(kmc.kmcPublicKey);
+    await tc.installMatrix(encodePublicMatrix(await kmc.publicMatrix('retail')));
+    const issue = async () => encodeIssuancePackage(await kmc.issuePrivateKey('retail', 'alice', { publicKey: await tc.provisioningPublicKey() }));
+    await tc.importIssuedIdentity(await issue());
+    const [p1, p2] = [await issue(), await issue()];
+    const [a, b] = await Promise.all([tc.importIssuedIdentity(p1), tc.importIssuedIdentity(p2)]);
+    expect([a.keyId, b.keyId]).toContain(await tc.identityKeyId('retail', 'alice'));
+    // Only the provisioning key and one identity key hold slots: the rest can still be generated.
+    let made = 0;
+    while ((await tc.generateKey('ed25519', 'sign').then(() => true, () => false))) made++;
+    expect(2 + made).toBe(MAX_PERSISTENT_KEYS);
+  });
+
   it('maps peers offline: unknown subdomains are not found, hardened peers need their certificate', async () => {
     await tc.pinKmcPublicKey(kmc.kmcPublicKey);
     expect((await failure(tc.mapPeerPublicKey({ subdomainId: 'retail', userId: 'bob' }))).code).toBe('ITEM_NOT_FOUND');

@@ -126,6 +126,7 @@ export class TrustedComputing {
   readonly #signers = new Map<string, LoadedSigningKey>();
   /** New persistent keys are stored one at a time, so concurrent calls cannot pass the bound together. */
   readonly #slots = new Mutex();
+  readonly #imports = new Mutex();
   readonly #matrices = new Map<string, PublicMatrix>();
   readonly #trace: TraceSink | undefined;
   readonly #now: () => number;
@@ -361,6 +362,12 @@ export class TrustedComputing {
    * A later package for the same identity replaces the earlier key.
    */
   async importIssuedIdentity(packageBytes: Uint8Array): Promise<KeyInfo> {
+    // One import at a time: each reads the key it replaces, so two racing imports of one identity
+    // must not both replace the same one (the second would fail and leave its new key stored).
+    return this.#imports.run(() => this.#importIssuedIdentity(packageBytes));
+  }
+
+  async #importIssuedIdentity(packageBytes: Uint8Array): Promise<KeyInfo> {
     const kmc = this.#requireKmc();
     const pkg = decodeIssuancePackage(abytes(packageBytes, 'issuance package', { max: 4096 }));
     const matrix = await this.#matrix(pkg.subdomainId, false);
