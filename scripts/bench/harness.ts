@@ -78,15 +78,7 @@ export function inFlightProbe(name: string, inFlight: number, submit: () => Prom
     async window(ms) {
       const pump = new Pump(inFlight, submit);
       try {
-        let done = 0;
-        const start = performance.now();
-        let now = start;
-        while (now - start < ms) {
-          await pump.next(inFlight);
-          done += inFlight;
-          now = performance.now();
-        }
-        return done / ((now - start) / 1000);
+        return await loopProbe(name, () => pump.next(inFlight), { opsPerCall: inFlight }).window(ms);
       } finally {
         await pump.stop();
       }

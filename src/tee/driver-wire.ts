@@ -24,7 +24,7 @@
  * its buffer after submitting cannot change what the TEE already read (no double fetch).
  * Anything cut short, with bytes left over, or out of layout throws TeeError('BAD_PARAMETERS').
  */
-import { TeeError, type TeeOrigin } from '../common/errors.js';
+import { TeeError } from '../common/errors.js';
 import { PARAM_TYPES, MAX_PARAMS, isMemrefType, isValueType, type ParamType, type WireOutParam, type WireParam } from './params.js';
 import type { LoginMethod } from './ta.js';
 
@@ -59,11 +59,7 @@ let scratch = new Uint8Array(4096);
 
 class Writer {
   private o = 0;
-
-  constructor() {
-    this.view = new DataView(scratch.buffer);
-  }
-  private view: DataView;
+  private view = new DataView(scratch.buffer);
 
   private room(n: number): void {
     if (this.o + n <= scratch.length) return;
@@ -147,17 +143,23 @@ function writeParams(w: Writer, params: readonly (WireParam | WireOutParam)[], t
   }
 }
 
-export function writeRequest(request: WireRequest): Uint8Array {
+/** One message written by `body`: its exact bytes, or, if `body` throws, the scratch cleared. */
+function written(body: (w: Writer) => void): Uint8Array {
   const w = new Writer();
   try {
-    return writeRequestTo(w, request);
+    body(w);
   } catch (err) {
     w.abandon();
     throw err;
   }
+  return w.finish();
 }
 
-function writeRequestTo(w: Writer, request: WireRequest): Uint8Array {
+export function writeRequest(request: WireRequest): Uint8Array {
+  return written((w) => writeRequestTo(w, request));
+}
+
+function writeRequestTo(w: Writer, request: WireRequest): void {
   const op = OPS.indexOf(request.op);
   if (op < 0) throw new TeeError('BAD_PARAMETERS', 'driver: unknown op', 'API');
   w.u8(DRIVER_WIRE_VERSION);
@@ -190,49 +192,39 @@ function writeRequestTo(w: Writer, request: WireRequest): Uint8Array {
       w.fixed(request.session, ID_BYTES, 'session');
       break;
   }
-  return w.finish();
 }
 
 export function writeResponse(response: WireResponse, op: string): Uint8Array {
-  const w = new Writer();
-  try {
-    return writeResponseTo(w, response, op);
-  } catch (err) {
-    w.abandon();
-    throw err;
-  }
+  return written((w) => writeResponseTo(w, response, op));
 }
 
-function writeResponseTo(w: Writer, response: WireResponse, op: string): Uint8Array {
+function writeResponseTo(w: Writer, response: WireResponse, op: string): void {
   w.u8(DRIVER_WIRE_VERSION);
   if (!response.ok) {
     w.u8(1);
     w.str(response.code, 1);
     w.str(response.origin, 1);
     w.str(response.message.length > 1024 ? response.message.slice(0, 1024) : response.message, 2);
-    return w.finish();
+    return;
   }
   w.u8(0);
   if (op === 'initializeContext') w.fixed(response.context!, ID_BYTES, 'context');
   if (op === 'openSession') w.fixed(response.session!, ID_BYTES, 'session');
   if (op === 'openSession' || op === 'invokeCommand') writeParams(w, response.params ?? [], false);
-  return w.finish();
 }
 
 // ---- reading ----
 
+/** Reads bytes that crossed the boundary: a failure is the COMMS layer's BAD_PARAMETERS. */
 class Reader {
   private o = 0;
   private readonly view: DataView;
 
-  constructor(
-    private readonly bytes: Uint8Array,
-    private readonly origin: TeeOrigin,
-  ) {
+  constructor(private readonly bytes: Uint8Array) {
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
   fail(what: string): never {
-    throw new TeeError('BAD_PARAMETERS', `driver: malformed ${what}`, this.origin);
+    throw new TeeError('BAD_PARAMETERS', `driver: malformed ${what}`, 'COMMS');
   }
   need(n: number, what: string): void {
     if (this.o + n > this.bytes.length) this.fail(what);
@@ -301,7 +293,7 @@ function readParams(r: Reader, towardsTee: boolean): Record<string, unknown>[] {
 
 /** A request as a plain object for parseTeeRequest (the caller caps the message size; parseParams the memrefs). */
 export function readRequest(bytes: Uint8Array): Record<string, unknown> {
-  const r = new Reader(bytes, 'COMMS');
+  const r = new Reader(bytes);
   if (r.u8('version') !== DRIVER_WIRE_VERSION) r.fail('version');
   const code = r.u8('op');
   const op = OPS[code - 1];
@@ -336,7 +328,7 @@ export function readRequest(bytes: Uint8Array): Record<string, unknown> {
 
 /** A response as a plain object for parseTeeResponse, read for the op that was sent. */
 export function readResponse(bytes: Uint8Array, op: string): Record<string, unknown> {
-  const r = new Reader(bytes, 'COMMS');
+  const r = new Reader(bytes);
   if (r.u8('version') !== DRIVER_WIRE_VERSION) r.fail('version');
   const status = r.u8('status');
   let out: Record<string, unknown>;

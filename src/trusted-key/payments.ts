@@ -258,8 +258,9 @@ export class PaymentService {
       if (offer.amount > wallet.balance) throw new TeeError('ACCESS_DENIED', 'offline payment: amount exceeds the offline balance', 'TRUSTED_KEY');
       return wallet;
     };
+    const readWallet = async () => checkFunds((await this.#store.has(walletId)) ? await this.#store.get(walletId) : undefined);
     // Early check so the user is not asked for a payment that cannot be made; the check below decides.
-    checkFunds((await this.#store.has(walletId)) ? await this.#store.get(walletId) : undefined);
+    await readWallet();
     await this.#confirm('Confirm offline payment', display, offer.amount);
 
     // The new balance and counter and the signed payment are stored as one change, so a crash or a
@@ -268,7 +269,7 @@ export class PaymentService {
     // recover after a lost answer). Payments run one at a time, so the counter read here is the one
     // that gets replaced.
     return this.#payments.run(async () => {
-      const wallet = checkFunds((await this.#store.has(walletId)) ? await this.#store.get(walletId) : undefined);
+      const wallet = await readWallet();
       const counter = wallet.counter + 1;
       const signed = await this.#signOfflinePayment(keyId, identity, offer, payer, counter, display);
       wallet.balance -= offer.amount;

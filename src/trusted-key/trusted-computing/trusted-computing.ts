@@ -34,6 +34,7 @@ import {
   type PublicMatrix,
 } from '../../cpk/index.js';
 import { signingBytes, type PartyId, type SignedStatement } from '../../protocol/payment.js';
+import type { AtomicOp } from '../../storage/index.js';
 import { Mutex } from '../../storage/mutex.js';
 import type { AppStorage, TrustedKeyStorage } from '../secure-storage/index.js';
 import {
@@ -363,7 +364,7 @@ export class TrustedComputing {
    */
   async importIssuedIdentity(packageBytes: Uint8Array): Promise<KeyInfo> {
     // One import at a time: each reads the key it replaces, so two racing imports of one identity
-    // must not both replace the same one (the second would fail and leave its new key stored).
+    // must not both replace the same one (the first one's new key would be left stored, unreferenced).
     return this.#imports.run(() => this.#importIssuedIdentity(packageBytes));
   }
 
@@ -385,7 +386,9 @@ export class TrustedComputing {
     const replaced = previous !== undefined && KEY_ID_PATTERN.test(previous) && (await this.#store.has(keyObject(previous))) ? previous : undefined;
     // The index moves to the new key and the replaced key goes in one change: a crash cannot leave
     // the replaced private key stored with nothing pointing at it.
-    await this.#store.commit(replaced ? [{ id: indexId, data: utf8(info.keyId) }, { id: keyObject(replaced), delete: true }] : [{ id: indexId, data: utf8(info.keyId) }]);
+    const ops: AtomicOp[] = [{ id: indexId, data: utf8(info.keyId) }];
+    if (replaced) ops.push({ id: keyObject(replaced), delete: true });
+    await this.#store.commit(ops);
     if (replaced) this.#unload(replaced);
     this.#trace?.({
       lane: 'TK',
