@@ -130,6 +130,8 @@ type Op = { type: 'put'; key: string; value: unknown };
 const P = { account: 'a!', payment: 'p!', nonce: 'n!', counter: 'c!', duplicate: 'd!', journal: 'j!', subdomain: 's!' } as const;
 const END = '\uffff';
 const SEQ_DIGITS = 16;
+/** Accounts whose committed value the ledger keeps in memory, at most. */
+const MAX_CACHED_ACCOUNTS = 65_536;
 
 const partyKey = (p: PartyId): string => `${p.subdomainId}/${p.userId}`;
 const seqKey = (seq: number): string => P.journal + String(seq).padStart(SEQ_DIGITS, '0');
@@ -169,6 +171,12 @@ export class Ledger {
   private group: Group | null = null;
   private flushing: Promise<void> | null = null;
   private readonly overlay = new Map<string, unknown>();
+  /**
+   * Committed account values by key, so settlements do not read and decode both accounts from the
+   * database each time. Filled on first read and after every write; never ahead of the disk (the
+   * overlay holds what is staged). Values are never changed in place: readers copy them.
+   */
+  private readonly accounts = new Map<string, AccountValue>();
   private committedSeq: number;
 
   private constructor(
@@ -256,10 +264,9 @@ export class Ledger {
     return this.queue.run(async () => {
       const nonceKey = `${P.nonce}${partyKey(s.payer)}/${toHex(s.nonce)}`;
       const refKey = `${P.payment}online/${partyKey(s.payee)}/${s.orderId}`;
-      const [seen, paid, payerAccount, payeeAccount] = this.readMany([nonceKey, refKey, P.account + partyKey(s.payer), P.account + partyKey(s.payee)]);
-      if (seen !== undefined) throw ledgerError('SECURITY', 'replayed payment');
-      if (paid !== undefined) throw ledgerError('ACCESS_CONFLICT', `order ${s.orderId} is already paid`);
-      const [payer, payee] = this.checkTransfer(s, payerAccount as AccountValue | undefined, payeeAccount as AccountValue | undefined);
+      if (this.exists(nonceKey)) throw ledgerError('SECURITY', 'replayed payment');
+      if (this.exists(refKey)) throw ledgerError('ACCESS_CONFLICT', `order ${s.orderId} is already paid`);
+      const [payer, payee] = this.checkTransfer(s, this.accountForUpdate(s.payer), this.accountForUpdate(s.payee));
       const seq = this.nextSeq;
       const issued = issue({ seq, settledAt: s.at });
       const record: SettlementRecord = {
@@ -364,13 +371,40 @@ export class Ledger {
     });
   }
 
-  /** Database reads seen through the staged, not yet written, settlements (copies: callers mutate them). */
-  private readMany(keys: string[]): unknown[] {
-    // getSync: a few small reads from LevelDB's cache cost less than one thread-pool round trip, and
-    // the queue (which waits for this read) moves on without one. A staged key is not read: its
-    // staged value is newer than anything written. All synchronous, so no group can be written or
-    // dropped in between.
-    return keys.map((k) => (this.overlay.has(k) ? structuredClone(this.overlay.get(k)) : this.db.getSync(k)));
+  // Reads on the settle path are synchronous and seen through the staged, not yet written,
+  // settlements: a staged key's value is newer than anything written. getSync: a small read from
+  // LevelDB's cache costs less than one thread-pool round trip, and the queue (which waits for it)
+  // moves on without one. All synchronous, so no group can be written or dropped in between.
+
+  /** Whether `key` is staged or written. */
+  private exists(key: string): boolean {
+    return this.overlay.has(key) || this.db.getSync(key) !== undefined;
+  }
+
+  /**
+   * A party's account as the next settlement must see it, as a copy the caller may change: staged,
+   * else the committed value from memory (`accounts`), else read from the database once.
+   */
+  private accountForUpdate(party: PartyId): AccountValue | undefined {
+    const key = P.account + partyKey(party);
+    let account = (this.overlay.get(key) as AccountValue | undefined) ?? this.accounts.get(key);
+    if (!account) {
+      account = this.db.getSync(key) as AccountValue | undefined;
+      if (account) this.remember(key, account);
+    }
+    return account && { party: account.party, balances: { ...account.balances } };
+  }
+
+  /** Keep a committed account value; the oldest goes when the cache is full. */
+  private remember(key: string, account: AccountValue): void {
+    this.accounts.delete(key);
+    if (this.accounts.size >= MAX_CACHED_ACCOUNTS) this.accounts.delete(this.accounts.keys().next().value!);
+    this.accounts.set(key, account);
+  }
+
+  /** After a batch is written: its account values are the committed ones now. */
+  private written(writes: Iterable<[string, unknown]>): void {
+    for (const [key, value] of writes) if (key.startsWith(P.account)) this.remember(key, value as AccountValue);
   }
 
   /** Add a settlement's writes to the open group; resolves once the group is written. */
@@ -420,6 +454,7 @@ export class Ledger {
         continue;
       }
       this.committedSeq = seqAfter;
+      this.written(g.writes);
       for (const [key, value] of g.writes) if (this.overlay.get(key) === value) this.overlay.delete(key);
       g.resolve();
     }
@@ -492,6 +527,7 @@ export class Ledger {
   /** One atomic batch; the sequence number advances only if it was written and journalled. */
   private async commit(ops: Op[]): Promise<void> {
     await this.db.batch(ops, { sync: this.sync });
+    this.written(ops.map((op): [string, unknown] => [op.key, op.value]));
     if (ops.some((op) => op.key.startsWith(P.journal))) this.nextSeq++;
     this.committedSeq = this.nextSeq;
   }

@@ -129,4 +129,31 @@ describe('ledger', () => {
     await reopened.close();
     await expectCode(reopened.settleOnline(online(2), issue), 'BUSY');
   });
+
+  it('settles online payments against the balances every other write left (accounts kept in memory are never stale)', async () => {
+    const ledger = await withAccounts();
+    // Online settlements read the accounts from memory after the first one; offline reconciliation
+    // and account opening write them by another path. Each must see what the one before wrote.
+    await ledger.settleOnline(online(1, { amount: 300 }), issue);
+    await ledger.reconcileOffline(offline(1, { amount: 600 }), issue);
+    await expectCode(ledger.settleOnline(online(2, { amount: 150 }), issue), 'ACCESS_DENIED');
+    await ledger.settleOnline(online(3, { amount: 98 }), issue);
+    await ledger.openAccount(alice, 'EUR', 5);
+    await expectCode(ledger.settleOnline(online(4, { amount: 5, currency: 'EUR', payee: bob }), issue), 'ITEM_NOT_FOUND'); // bob holds no EUR yet
+    await ledger.openAccount(bob, 'EUR', 0);
+    await ledger.settleOnline(online(5, { amount: 5, currency: 'EUR', payee: bob }), issue);
+    // Concurrent settlements staged in one group over the 2 CNY left: exactly two go through.
+    const results = await Promise.allSettled(Array.from({ length: 4 }, (_, i) => ledger.settleOnline(online(10 + i, { amount: 1 }), issue)));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(2);
+    const expected = { alice: { CNY: 0, EUR: 0 }, bob: { CNY: 1000, EUR: 5 }, shop: { CNY: 1000 } };
+    expect(await ledger.balances(alice)).toEqual(expected.alice);
+    expect(await ledger.balances(shop)).toEqual(expected.shop);
+    const dir = dirs[dirs.length - 1]!;
+    await ledger.close();
+    const reopened = await Ledger.open(dir, { sync: false });
+    expect(await reopened.balances(alice)).toEqual(expected.alice);
+    expect(await reopened.balances(bob)).toEqual(expected.bob);
+    expect(await reopened.balances(shop)).toEqual(expected.shop);
+    await reopened.close();
+  });
 });
