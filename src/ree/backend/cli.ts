@@ -1,5 +1,5 @@
 /**
- * `tee-sim backend serve --port <n>`: run the backend on loopback until SIGINT/SIGTERM. Layout under
+ * `tee-sim backend serve --port <n> [--verify-threads <n>]`: run the backend on loopback until SIGINT/SIGTERM. Layout under
  * the data dir: `backend/ledger` (level), `backend/key.json`, and from the KMC `kmc/kmc-public.bin`
  * (the trusted KMC public key, 33 raw bytes) and `kmc/public/*.bin` (encodePublicMatrix bytes, one per subdomain).
  */
@@ -10,7 +10,7 @@ import { TeeError } from '../../common/errors.js';
 import { defaultProvider } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { decodePublicMatrix, type PublicMatrix } from '../../cpk/index.js';
-import { startBackend, type RunningBackend } from './server.js';
+import { MAX_VERIFY_THREADS, startBackend, type RunningBackend } from './server.js';
 
 export interface BackendLayout {
   backendDir: string;
@@ -57,7 +57,7 @@ export async function loadKmcPublicState(dataDir: string): Promise<{ kmcPublicKe
 }
 
 /** Start the backend for a data dir, as `backend serve` does (also used by demos and tests). */
-export async function serveDataDir(dataDir: string, options: { port?: number; provider?: CryptoProvider } = {}): Promise<RunningBackend> {
+export async function serveDataDir(dataDir: string, options: { port?: number; provider?: CryptoProvider; verifyThreads?: number } = {}): Promise<RunningBackend> {
   const { kmcPublicKey, matrices } = await loadKmcPublicState(dataDir);
   return startBackend({
     dataDir: backendLayout(dataDir).backendDir,
@@ -65,11 +65,19 @@ export async function serveDataDir(dataDir: string, options: { port?: number; pr
     provider: options.provider ?? defaultProvider(),
     trustedKmcPublicKey: kmcPublicKey,
     matrices,
+    ...(options.verifyThreads !== undefined ? { verifyThreads: options.verifyThreads } : {}),
   });
 }
 
 function parsePort(text: string): number {
   if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new TeeError('BAD_PARAMETERS', '--port: expected an integer in [0, 65535]', 'BACKEND');
+  return Number(text);
+}
+
+function parseVerifyThreads(text: string): number {
+  if (!/^\d{1,2}$/.test(text) || Number(text) > MAX_VERIFY_THREADS) {
+    throw new TeeError('BAD_PARAMETERS', `--verify-threads: expected an integer in [0, ${MAX_VERIFY_THREADS}]`, 'BACKEND');
+  }
   return Number(text);
 }
 
@@ -79,9 +87,11 @@ export function registerBackendCommands(program: Command, getDataDir: () => stri
     .command('serve')
     .description('serve the backend HTTP API on loopback until interrupted')
     .option('--port <n>', 'TCP port (0 = ephemeral)', '8787')
-    .action(async (opts: { port: string }) => {
-      const running = await serveDataDir(getDataDir(), { port: parsePort(opts.port) });
-      process.stdout.write(`backend listening on ${running.url}\n`);
+    .option('--verify-threads <n>', "worker threads that check payment signatures (0 = libuv's thread pool)", '0')
+    .action(async (opts: { port: string; verifyThreads: string }) => {
+      const running = await serveDataDir(getDataDir(), { port: parsePort(opts.port), verifyThreads: parseVerifyThreads(opts.verifyThreads) });
+      const threads = running.verifyThreads > 0 ? ` (${running.verifyThreads} signature-checking threads)` : '';
+      process.stdout.write(`backend listening on ${running.url}${threads}\n`);
       await new Promise<void>((resolve) => {
         const stop = () => {
           process.off('SIGINT', stop);

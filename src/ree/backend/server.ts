@@ -17,6 +17,7 @@ import type { PublicMatrix } from '../../cpk/index.js';
 import { Ledger } from './ledger.js';
 import { SubdomainDirectory } from './directory.js';
 import { SettlementService } from './settle.js';
+import { VerifyPool } from './verify-pool.js';
 import { loadOrCreateBackendKey } from './keyfile.js';
 import { DEFAULT_MAX_BODY_BYTES, HttpError, parseJsonObject, readBody, sendError, sendJson } from './http.js';
 import { ROUTES } from './routes.js';
@@ -43,7 +44,14 @@ export interface BackendOptions {
   sync?: boolean;
   /** Request body cap in bytes (default 64 KiB). */
   maxBodyBytes?: number;
+  /**
+   * Worker threads that check payment signatures (a VerifyPool), 0..MAX_VERIFY_THREADS; 0 (default)
+   * checks them on libuv's thread pool. Under load a pool settles more (docs/BENCHMARKS.md).
+   */
+  verifyThreads?: number;
 }
+
+export const MAX_VERIFY_THREADS = 64;
 
 export interface RunningBackend {
   url: string;
@@ -52,6 +60,8 @@ export interface RunningBackend {
   publicKey: Uint8Array;
   ledger: Ledger;
   service: SettlementService;
+  /** Worker threads checking payment signatures (0: libuv's thread pool). */
+  verifyThreads: number;
   /** Stop accepting, let requests in flight finish, close the ledger. Idempotent. */
   close(): Promise<void>;
 }
@@ -63,14 +73,22 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
   if (!Number.isSafeInteger(port) || port < 0 || port > 65535) throw new TeeError('BAD_PARAMETERS', 'backend: port must be in [0, 65535]', 'BACKEND');
   const provider = options.provider ?? defaultProvider();
   const maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const verifyThreads = options.verifyThreads ?? 0;
+  if (!Number.isSafeInteger(verifyThreads) || verifyThreads < 0 || verifyThreads > MAX_VERIFY_THREADS) {
+    throw new TeeError('BAD_PARAMETERS', `backend: verifyThreads must be an integer in [0, ${MAX_VERIFY_THREADS}]`, 'BACKEND');
+  }
 
   await mkdir(options.dataDir, { recursive: true, mode: 0o700 });
   const backendKey = options.backendKey ?? (await loadOrCreateBackendKey(provider, join(options.dataDir, 'key.json')));
   const ledger = await Ledger.open(join(options.dataDir, 'ledger'), { sync: options.sync ?? true });
   let server: Server | undefined;
+  let verifyPool: VerifyPool | undefined;
   try {
+    if (verifyThreads > 0) verifyPool = new VerifyPool({ provider: provider.name, size: verifyThreads });
     const directory = new SubdomainDirectory(provider, options.trustedKmcPublicKey);
-    const service = new SettlementService({ provider, ledger, directory, backendKey, ...(options.now ? { now: options.now } : {}) });
+    const service = new SettlementService({
+      provider, ledger, directory, backendKey, ...(options.now ? { now: options.now } : {}), ...(verifyPool ? { verifyPool } : {}),
+    });
     await service.restoreSubdomains();
     for (const m of options.matrices ?? []) await service.registerSubdomain(m);
 
@@ -86,24 +104,27 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
       });
     });
     const bound = (s.address() as AddressInfo).port;
+    const pool = verifyPool;
     const urlHost = host === '::1' ? '[::1]' : host;
     let closing: Promise<void> | undefined;
     return {
       url: `http://${urlHost}:${bound}`,
       port: bound,
       publicKey: backendKey.publicKey,
+      verifyThreads: pool?.size ?? 0,
       ledger,
       service,
-      close: () => (closing ??= closeAll(s, ledger)),
+      close: () => (closing ??= closeAll(s, ledger, pool)),
     };
   } catch (err) {
     server?.close();
     await ledger.close();
+    await verifyPool?.close();
     throw err;
   }
 }
 
-async function closeAll(server: Server, ledger: Ledger): Promise<void> {
+async function closeAll(server: Server, ledger: Ledger, verifyPool: VerifyPool | undefined): Promise<void> {
   await new Promise<void>((resolve) => {
     server.close(() => resolve());
     server.closeIdleConnections();
@@ -111,6 +132,7 @@ async function closeAll(server: Server, ledger: Ledger): Promise<void> {
     setTimeout(() => server.closeAllConnections(), 2000).unref();
   });
   await ledger.close();
+  await verifyPool?.close();
 }
 
 async function handle(service: SettlementService, maxBodyBytes: number, req: IncomingMessage, res: ServerResponse): Promise<void> {
