@@ -1,7 +1,8 @@
 /**
  * Full-stack signing: the wallet app's SIGN on a generated P-256 'sign' key handle (WalletTaSession:
  * Client API against `phone.driver`) goes REE -> TEE OS -> wallet TA -> secure channel -> trusted
- * key -> back. Measured with one session (one call at a time) and with 16 sessions calling at once,
+ * key -> back. Measured with one session (one call at a time), with 16 sessions calling at once and
+ * with 64 (the most the TEE OS admits: the stack saturated),
  * each beside the provider's raw P-256 `sign` of the same message in the same run, for a phone built
  * with each provider, with the trusted key inline and on its own thread.
  * Also CPK public-key mappings per second (32x32) beside raw P-256 point decompression of the 32
@@ -23,6 +24,8 @@ import { comparePaired, GOALS, inFlightProbe, loopProbe, type BenchSuite, type C
  * threaded), so calls overlap across sessions, each its own instance, not within one.
  */
 const SESSIONS = 16;
+/** As many sessions as the TEE OS admits (one context each, 64 contexts): the stack saturated. */
+const SATURATED_SESSIONS = 64;
 /** The trusted key in the TEE OS's thread, and on a thread of its own (PhoneOptions.trustedKeyThread). */
 const THREADS = ['inline', 'worker'] as const;
 const MESSAGE = new TextEncoder().encode('bench: a 48-byte message signed by the wallet TA');
@@ -52,23 +55,25 @@ async function signRows(name: ProviderName, progress: (t: string) => void): Prom
       for (const thread of THREADS) {
         const phone = await createPhone({ dir: join(dir, `phone-${thread}`), factory, provider, name: `bench-${thread}`, trustedKeyThread: thread });
         try {
-          const signers = await Promise.all(Array.from({ length: SESSIONS }, (_, i) => openSigner(phone.driver, i)));
+          const signers = await Promise.all(Array.from({ length: SATURATED_SESSIONS }, (_, i) => openSigner(phone.driver, i)));
           // Sanity: what the stack returns is a valid signature under the key it reported.
           for (const s of signers) if (!provider.verify('p256', s.publicKey, MESSAGE, await s.sign())) throw new Error('bench: full-stack signature does not verify');
           const where = thread === 'worker' ? ', key on own thread' : '';
           const one = loopProbe(`full-stack SIGN (1 session${where})`, signers[0]!.sign);
           rows.push(await comparePaired('sign', name, one, rawSign, opts));
           // Every session keeps one call outstanding all the time (a new one as each answer arrives).
-          const idle = [...signers];
-          const many = inFlightProbe(`full-stack SIGN (${SESSIONS} sessions${where})`, SESSIONS, async () => {
-            const signer = idle.pop()!;
-            try {
-              await signer.sign();
-            } finally {
-              idle.push(signer);
-            }
-          });
-          rows.push(await comparePaired('sign', name, many, rawSign, opts));
+          for (const sessions of [SESSIONS, SATURATED_SESSIONS]) {
+            const idle = signers.slice(0, sessions);
+            const many = inFlightProbe(`full-stack SIGN (${sessions} sessions${where})`, sessions, async () => {
+              const signer = idle.pop()!;
+              try {
+                await signer.sign();
+              } finally {
+                idle.push(signer);
+              }
+            });
+            rows.push(await comparePaired('sign', name, many, rawSign, opts));
+          }
           for (const s of signers) await s.close();
         } finally {
           await phone.close().catch(() => undefined);
@@ -101,7 +106,7 @@ async function cpkRows(name: ProviderName, progress: (t: string) => void): Promi
 
 export const suite: BenchSuite = {
   name: 'sign',
-  description: `full-stack SIGN through the Client API (1 and ${SESSIONS} wallet sessions) vs raw p256 sign; CPK mapping vs raw point decompression and verify`,
+  description: `full-stack SIGN through the Client API (1, ${SESSIONS} and ${SATURATED_SESSIONS} wallet sessions) vs raw p256 sign; CPK mapping vs raw point decompression and verify`,
   async run({ providers, progress }) {
     const rows: Comparison[] = [];
     for (const name of providers) {
