@@ -448,6 +448,8 @@ export class Ledger {
         const later = this.group as Group | null;
         this.group = null;
         this.overlay.clear();
+        // What a failed batch left on disk is the truth from now on: read the accounts again.
+        this.accounts.clear();
         this.nextSeq = this.committedSeq;
         g.reject(err);
         later?.reject(err);
