@@ -11,7 +11,8 @@
  * (latency-bound: the group waits for its fsync with every client's payment in it); 16 in flight
  * without fsync, on the calling thread only (the single-thread pipeline) and with signatures checked
  * on libuv's thread pool (`verifyAsync`, the default); a saturated server (256 in flight, fsync) on
- * the thread pool and on 1..availableParallelism() worker threads (VerifyPool) — the scaling; over HTTP (client and server in this process, fsync).
+ * the thread pool and on 1..availableParallelism() worker threads (VerifyPool) — the scaling; over
+ * HTTP (client and server in this process, fsync).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { availableParallelism, tmpdir } from 'node:os';

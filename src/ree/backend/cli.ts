@@ -1,6 +1,6 @@
 /**
- * `tee-sim backend serve --port <n> [--verify-threads <n>]`: run the backend on loopback until SIGINT/SIGTERM. Layout under
- * the data dir: `backend/ledger` (level), `backend/key.json`, and from the KMC `kmc/kmc-public.bin`
+ * `tee-sim backend serve --port <n> [--verify-threads <n>]`: run the backend on loopback until
+ * SIGINT/SIGTERM. Layout under the data dir: `backend/ledger` (level), `backend/key.json`, and from the KMC `kmc/kmc-public.bin`
  * (the trusted KMC public key, 33 raw bytes) and `kmc/public/*.bin` (encodePublicMatrix bytes, one per subdomain).
  */
 import { readdir, readFile } from 'node:fs/promises';
@@ -69,14 +69,10 @@ export async function serveDataDir(dataDir: string, options: { port?: number; pr
   });
 }
 
-function parsePort(text: string): number {
-  if (!/^\d{1,5}$/.test(text) || Number(text) > 65535) throw new TeeError('BAD_PARAMETERS', '--port: expected an integer in [0, 65535]', 'BACKEND');
-  return Number(text);
-}
-
-function parseVerifyThreads(text: string): number {
-  if (!/^\d{1,2}$/.test(text) || Number(text) > MAX_VERIFY_THREADS) {
-    throw new TeeError('BAD_PARAMETERS', `--verify-threads: expected an integer in [0, ${MAX_VERIFY_THREADS}]`, 'BACKEND');
+/** A whole number option in [0, max], written in decimal digits only. */
+function parseCount(text: string, flag: string, max: number): number {
+  if (!/^\d+$/.test(text) || text.length > String(max).length || Number(text) > max) {
+    throw new TeeError('BAD_PARAMETERS', `${flag}: expected an integer in [0, ${max}]`, 'BACKEND');
   }
   return Number(text);
 }
@@ -89,7 +85,10 @@ export function registerBackendCommands(program: Command, getDataDir: () => stri
     .option('--port <n>', 'TCP port (0 = ephemeral)', '8787')
     .option('--verify-threads <n>', "worker threads that check payment signatures (0 = libuv's thread pool)", '0')
     .action(async (opts: { port: string; verifyThreads: string }) => {
-      const running = await serveDataDir(getDataDir(), { port: parsePort(opts.port), verifyThreads: parseVerifyThreads(opts.verifyThreads) });
+      const running = await serveDataDir(getDataDir(), {
+        port: parseCount(opts.port, '--port', 65535),
+        verifyThreads: parseCount(opts.verifyThreads, '--verify-threads', MAX_VERIFY_THREADS),
+      });
       const threads = running.verifyThreads > 0 ? ` (${running.verifyThreads} signature-checking threads)` : '';
       process.stdout.write(`backend listening on ${running.url}${threads}\n`);
       await new Promise<void>((resolve) => {

@@ -104,17 +104,16 @@ export async function startBackend(options: BackendOptions): Promise<RunningBack
       });
     });
     const bound = (s.address() as AddressInfo).port;
-    const pool = verifyPool;
     const urlHost = host === '::1' ? '[::1]' : host;
     let closing: Promise<void> | undefined;
     return {
       url: `http://${urlHost}:${bound}`,
       port: bound,
       publicKey: backendKey.publicKey,
-      verifyThreads: pool?.size ?? 0,
+      verifyThreads,
       ledger,
       service,
-      close: () => (closing ??= closeAll(s, ledger, pool)),
+      close: () => (closing ??= closeAll(s, ledger, verifyPool)),
     };
   } catch (err) {
     server?.close();
