@@ -7,9 +7,9 @@
  * Incoming messages are held until the macrotask after the channel is handed out, so handlers
  * registered right after `await connectChannel(…)` see the peer's first requests.
  */
-import { concatBytes, zeroize } from '../common/bytes.js';
+import { zeroize } from '../common/bytes.js';
 import { abool, aint } from '../common/checks.js';
-import { decodeSequence, encode } from '../common/codec.js';
+import { decodeSequence, withEncoded } from '../common/codec.js';
 import { TeeError, teeErrorFromWire, toTeeError } from '../common/errors.js';
 import { defaultProvider } from '../crypto/index.js';
 import type { AeadAlgorithm, CryptoProvider } from '../crypto/provider.js';
@@ -255,6 +255,8 @@ interface PendingCall {
 }
 
 const EMPTY = new Uint8Array(0);
+/** The outbox's usual size; one grown for a large record goes back to this after it is sent. */
+const OUTBOX_START_BYTES = 16 * 1024;
 
 class Channel implements SecureChannel {
   readonly peer: PeerIdentity;
@@ -269,9 +271,14 @@ class Channel implements SecureChannel {
   /** Frames (and a transport close) held until handlers can be registered; undefined once open. */
   private gate: { frames: Uint8Array[]; transportClosed?: { err: TeeError | undefined } } | undefined;
   private readonly maxMessageBytes: number;
-  /** Encoded messages waiting for this turn's record (coalescing only). */
-  private outbox: Uint8Array[] = [];
+  /**
+   * Encoded messages waiting for this turn's record (coalescing only), back to back in one buffer
+   * kept from record to record: a message is packed straight into it instead of into a fresh array
+   * of its own that the record would then copy again. Cleared as soon as its record is sealed.
+   */
+  private outbox = new Uint8Array(OUTBOX_START_BYTES);
   private outboxBytes = 0;
+  private outboxCount = 0;
   private flushScheduled = false;
 
   constructor(
@@ -387,12 +394,20 @@ class Channel implements SecureChannel {
    * (without closing) if it cannot be encoded or is too large.
    */
   private send(message: RpcMessage): void {
-    let bytes: Uint8Array;
+    let encoded = false;
     try {
-      bytes = encode(message);
-    } catch {
-      throw new TeeError('BAD_PARAMETERS', 'message: value cannot be encoded', 'CHANNEL');
+      withEncoded(message, (bytes) => {
+        encoded = true;
+        this.post(bytes);
+      });
+    } catch (err) {
+      if (!encoded) throw new TeeError('BAD_PARAMETERS', 'message: value cannot be encoded', 'CHANNEL');
+      throw err;
     }
+  }
+
+  /** `bytes` is one encoded message, valid only during this call (see withEncoded). */
+  private post(bytes: Uint8Array): void {
     if (bytes.length > this.maxMessageBytes) {
       throw new TeeError('BAD_PARAMETERS', `record: ${bytes.length} bytes exceeds limit ${this.maxMessageBytes}`, 'CHANNEL');
     }
@@ -406,9 +421,11 @@ class Channel implements SecureChannel {
       return;
     }
     if (this.outboxBytes + bytes.length > this.maxMessageBytes) this.flush();
-    this.outbox.push(bytes);
+    if (this.outboxBytes + bytes.length > this.outbox.length) this.growOutbox(this.outboxBytes + bytes.length);
+    this.outbox.set(bytes, this.outboxBytes);
     this.outboxBytes += bytes.length;
-    if (this.outbox.length >= this.opts.coalesceBatch) {
+    this.outboxCount++;
+    if (this.outboxCount >= this.opts.coalesceBatch) {
       this.flush(); // full: send now, so the peer can start on it
       return;
     }
@@ -427,14 +444,29 @@ class Channel implements SecureChannel {
     }
   }
 
+  private growOutbox(needed: number): void {
+    const grown = new Uint8Array(Math.max(needed, this.outbox.length * 2));
+    grown.set(this.outbox.subarray(0, this.outboxBytes));
+    this.outbox.fill(0, 0, this.outboxBytes);
+    this.outbox = grown;
+  }
+
+  /** Zero what the outbox holds, and give back a buffer grown for a large record. */
+  private clearOutbox(): void {
+    this.outbox.fill(0, 0, this.outboxBytes);
+    this.outboxBytes = 0;
+    this.outboxCount = 0;
+    if (this.outbox.length > OUTBOX_START_BYTES) this.outbox = new Uint8Array(OUTBOX_START_BYTES);
+  }
+
   /** Seal what the outbox holds as one record (its messages back to back). */
   private flush(): void {
-    if (this.outbox.length === 0) return;
-    const queued = this.outbox;
-    this.outbox = [];
-    this.outboxBytes = 0;
-    if (this.isClosed) return;
-    this.sendRecord(queued.length === 1 ? queued[0]! : concatBytes(...queued));
+    if (this.outboxCount === 0) return;
+    try {
+      if (!this.isClosed) this.sendRecord(this.outbox.subarray(0, this.outboxBytes));
+    } finally {
+      this.clearOutbox();
+    }
   }
 
   private sendRecord(payload: Uint8Array): void {
@@ -564,8 +596,7 @@ class Channel implements SecureChannel {
     this.isClosed = true;
     this.closeError = err;
     this.gate = undefined;
-    this.outbox = [];
-    this.outboxBytes = 0;
+    this.clearOutbox();
     this.sender.destroy();
     this.receiver.destroy();
     this.transport.close();

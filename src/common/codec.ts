@@ -28,15 +28,27 @@ const packr = new Packr({
  * message, and zeroizing the result leaves no copy behind in the pool.
  */
 export function encode(value: unknown): Uint8Array {
+  return withEncoded(value, (bytes) => new Uint8Array(bytes));
+}
+
+/**
+ * Encode a value and hand `use` the encoding in place, in the encoder's pool, then clear it there:
+ * for a caller that copies the bytes into a buffer of its own anyway (the channel's outbox), which
+ * saves the fresh copy `encode` makes (a new typed array of more than 64 bytes costs about as much
+ * as packing a small message). `use` runs synchronously and must not keep `bytes`.
+ */
+export function withEncoded<T>(value: unknown, use: (bytes: Uint8Array) => T): T {
   let buf: Uint8Array;
   try {
     buf = packr.pack(value);
   } catch {
     throw new TeeError('BAD_PARAMETERS', 'encode: value cannot be encoded', 'API');
   }
-  const out = new Uint8Array(buf);
-  buf.fill(0);
-  return out;
+  try {
+    return use(buf);
+  } finally {
+    buf.fill(0);
+  }
 }
 
 /**

@@ -83,6 +83,21 @@ describe('coalescing messages into records', () => {
     tk.close();
   });
 
+  it('messages of one turn larger than the usual outbox arrive whole, and later small ones too', async () => {
+    const options: ChannelOptions = { ...coalesce, coalesceBatch: MAX_MESSAGES_PER_RECORD };
+    const { tk, tee } = await openPair(pki, { initiator: options, responder: options });
+    tee.handle('echo', (p) => p);
+    // Distinct contents, so a message copied over another in a grown outbox would show.
+    const big = Array.from({ length: 5 }, (_, i) => new Uint8Array(7000).fill(i + 1));
+    const start = tk.stats.recordsSent;
+    const echoed = await Promise.all(big.map((b) => tk.call('echo', b)));
+    expect(tk.stats.recordsSent - start).toBe(1); // 35 KB in one record: the outbox grew
+    echoed.forEach((e, i) => expect(e).toEqual(big[i]));
+    const small = await Promise.all(Array.from({ length: 8 }, (_, i) => tk.call('echo', { i })));
+    expect(small).toEqual(Array.from({ length: 8 }, (_, i) => ({ i })));
+    tk.close();
+  });
+
   it.each([0, 65, 1.5, '8'])('refuses coalesceBatch %s with BAD_PARAMETERS', async (batch) => {
     const wire = createInterceptedPair();
     const err = await connectChannel(wire.initiator, pki.trustedKey, { provider, coalesce: true, coalesceBatch: batch as number }).then(() => undefined, (e: unknown) => e);
