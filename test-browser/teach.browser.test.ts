@@ -2,7 +2,8 @@
  * The teaching page in a real browser: starts `tee-sim teach`'s server on a free port, drives Debian's
  * Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) through playwright-core, runs a payment, opens a
  * message's detail panel, then turns on the compromised REE and checks the rejection is drawn.
- * Skips, saying why, when no Chromium is installed (`apt-get install -y chromium`).
+ * Skips, saying why, when no Chromium is installed (`apt-get install -y chromium`), unless
+ * TEE_SIM_REQUIRE_BROWSER=1 (CI sets it): then a missing browser fails the run instead.
  *
  * Run: npm run test:browser
  */
@@ -16,6 +17,9 @@ import { startTeachServer, type RunningTeachServer } from '../src/ree/teach/serv
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const haveChromium = existsSync(CHROMIUM);
+if (!haveChromium && process.env.TEE_SIM_REQUIRE_BROWSER === '1') {
+  throw new Error(`teach.browser.test: TEE_SIM_REQUIRE_BROWSER=1 but there is no Chromium at ${CHROMIUM}`);
+}
 if (!haveChromium) console.warn(`teach.browser.test: skipped, no Chromium at ${CHROMIUM} (apt-get install -y chromium, or set CHROMIUM_PATH)`);
 
 describe.skipIf(!haveChromium)('teaching page in Chromium', () => {
