@@ -8,7 +8,7 @@
  * on the trusted UI, and every verifier recomputes that text from the fields and checks it matches.
  */
 import { TeeError } from '../common/errors.js';
-import { encode, decode } from '../common/codec.js';
+import { encode, decode, withEncoded } from '../common/codec.js';
 import { concatBytes, utf8 } from '../common/bytes.js';
 import { aarray, abytes, aint, astring } from '../common/checks.js';
 
@@ -124,9 +124,29 @@ function toTuple(s: SignedStatement): unknown[] {
   }
 }
 
+/** Each kind's label and its zero byte, encoded once: every signature check on the backend needs one. */
+const SIGNING_PREFIX = Object.fromEntries(
+  Object.entries(LABEL).map(([kind, label]) => [kind, concatBytes(utf8(label), new Uint8Array([0]))]),
+) as Record<SignedStatement['kind'], Uint8Array>;
+
 /** The exact bytes a signer signs: domain label, a zero byte, then the canonical tuple. */
 export function signingBytes(statement: SignedStatement): Uint8Array {
-  return concatBytes(utf8(LABEL[statement.kind]), new Uint8Array([0]), encode(toTuple(statement)));
+  return signingBytesAfter(0, statement);
+}
+
+/**
+ * signingBytes(statement) written after `reserve` leading bytes (left zero) of one new buffer, which is
+ * returned whole: for a caller that hashes a prefix and the signing bytes together (a Merkle leaf is
+ * 0x00 || signing bytes) without a second copy. The signing bytes are `result.subarray(reserve)`.
+ */
+export function signingBytesAfter(reserve: number, statement: SignedStatement): Uint8Array {
+  const prefix = SIGNING_PREFIX[statement.kind];
+  return withEncoded(toTuple(statement), (body) => {
+    const out = new Uint8Array(reserve + prefix.length + body.length);
+    out.set(prefix, reserve);
+    out.set(body, reserve + prefix.length);
+    return out;
+  });
 }
 
 export function encodeStatement(statement: SignedStatement): Uint8Array {

@@ -14,7 +14,7 @@ import { encode, decode } from '../../common/codec.js';
 import { aarray, abytes, aint } from '../../common/checks.js';
 import { concatBytes, utf8 } from '../../common/bytes.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { decodeStatement, encodeStatement, signingBytes, type Receipt } from '../../protocol/payment.js';
+import { decodeStatement, encodeStatement, signingBytes, signingBytesAfter, type Receipt } from '../../protocol/payment.js';
 
 /** A receipt as the backend hands it out. */
 export interface SealedReceipt {
@@ -100,8 +100,14 @@ export interface PreparedBatch {
 export function prepareBatch(sha256: Hash, statements: Receipt[]): PreparedBatch {
   const size = statements.length;
   if (size < 1 || size > MAX_BATCH_RECEIPTS) throw new TeeError('BAD_PARAMETERS', 'receipt batch: size out of range', 'BACKEND');
-  const signing = statements.map((s) => signingBytes(s));
-  const { root, paths } = treeWithPaths(sha256, signing.map((b) => sha256(concatBytes(LEAF, b))));
+  // Each leaf is hashed over LEAF || signing bytes, built in one buffer.
+  const leafInputs = statements.map((s) => {
+    const b = signingBytesAfter(LEAF.length, s);
+    b.set(LEAF, 0);
+    return b;
+  });
+  const signing = leafInputs.map((b) => b.subarray(LEAF.length));
+  const { root, paths } = treeWithPaths(sha256, leafInputs.map((b) => sha256(b)));
   return {
     message: batchSigningBytes(root, size),
     seal: (signature) =>
