@@ -1,6 +1,6 @@
 /** The benchmark harness: the load generator, paired measurement and the table. */
 import { describe, expect, it } from 'vitest';
-import { comparePaired, formatTable, Pump, type Comparison, type Measurement, type Probe } from '../../scripts/bench/harness.js';
+import { comparePaired, formatTable, inFlightProbe, Pump, type Comparison, type Measurement, type Probe } from '../../scripts/bench/harness.js';
 
 const tick = () => new Promise<void>((r) => setImmediate(r));
 
@@ -34,6 +34,19 @@ describe('Pump', () => {
     });
     await expect(pump.next(100)).rejects.toThrow('payment refused');
     await pump.stop();
+  });
+});
+
+describe('inFlightProbe', () => {
+  it('measures the full pipeline: the first inFlight submissions (the fill) are not counted', async () => {
+    // The first wave takes 200 ms (a pipeline filling up), every later submission 2 ms. Counting from
+    // the first send would give at most 4 per 200 ms (20/s) for a 40 ms window; the steady state is
+    // two orders of magnitude faster. The bound leaves room for a loaded machine's timers.
+    let started = 0;
+    const submit = () => new Promise<void>((resolve) => setTimeout(resolve, started++ < 4 ? 200 : 2));
+    const rate = await inFlightProbe('fake', 4, submit).window(40);
+    expect(started).toBeGreaterThan(8);
+    expect(rate).toBeGreaterThan(100);
   });
 });
 
