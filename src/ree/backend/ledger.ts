@@ -16,6 +16,7 @@ import { Level } from 'level';
 import { TeeError } from '../../common/errors.js';
 import { toHex, toBase64url, fromBase64url } from '../../common/bytes.js';
 import type { PartyId } from '../../protocol/payment.js';
+import { KeyFilter } from './key-filter.js';
 import { SerialQueue } from './queue.js';
 
 export type JournalKind = 'open-account' | 'online' | 'offline' | 'duplicate';
@@ -129,6 +130,9 @@ type Op = { type: 'put'; key: string; value: unknown };
 // Key prefixes. Ids match [A-Za-z0-9._:-], so '/' separates fields without ambiguity.
 const P = { account: 'a!', payment: 'p!', nonce: 'n!', counter: 'c!', duplicate: 'd!', journal: 'j!', subdomain: 's!' } as const;
 const END = '\uffff';
+/** Keys whose existence a settlement checks (nonces, payment references): they go into the ledger's filter. */
+const CLAIM_PREFIXES = [P.nonce, P.payment] as const;
+const isClaim = (key: string): boolean => key.startsWith(P.nonce) || key.startsWith(P.payment);
 const SEQ_DIGITS = 16;
 /** Accounts whose committed value the ledger keeps in memory, at most. */
 const MAX_CACHED_ACCOUNTS = 65_536;
@@ -178,6 +182,17 @@ export class Ledger {
    */
   private readonly accounts = new Map<string, AccountValue>();
   private committedSeq: number;
+  /**
+   * Every nonce and payment-reference key this ledger holds, as a filter (./key-filter.ts): the
+   * nonce and order lookups of an online settlement almost always miss, and a "certainly absent"
+   * answer saves their database reads. Keys are added before they are written, and the keys already
+   * on disk are loaded in the background after open; until that scan has finished (`claimsLoaded`)
+   * every lookup reads the database.
+   */
+  private readonly claims = new KeyFilter();
+  private claimsLoaded = false;
+  /** Resolves once the filter covers the database (or its scan failed, and lookups keep reading the database). */
+  readonly indexed: Promise<void>;
 
   private constructor(
     private readonly db: Level<string, unknown>,
@@ -185,6 +200,21 @@ export class Ledger {
     private readonly sync: boolean,
   ) {
     this.committedSeq = nextSeq;
+    this.indexed = this.loadClaims();
+  }
+
+  private async loadClaims(): Promise<void> {
+    try {
+      for (const prefix of CLAIM_PREFIXES) {
+        for await (const key of this.db.keys({ gte: prefix, lt: prefix + END })) {
+          if (this.closed) return;
+          this.claims.add(key);
+        }
+      }
+      this.claimsLoaded = true;
+    } catch {
+      // The filter stays unused: every lookup reads the database, as it would without it.
+    }
   }
 
   /** Open (or create) the ledger in `dir`. Throws BUSY if another process holds it. */
@@ -210,6 +240,7 @@ export class Ledger {
     this.closed = true;
     await this.queue.idle();
     await this.drain();
+    await this.indexed;
     await this.db.close();
   }
 
@@ -378,7 +409,9 @@ export class Ledger {
 
   /** Whether `key` is staged or written. */
   private exists(key: string): boolean {
-    return this.overlay.has(key) || this.db.getSync(key) !== undefined;
+    if (this.overlay.has(key)) return true;
+    if (this.claimsLoaded && !this.claims.mayContain(key)) return false;
+    return this.db.getSync(key) !== undefined;
   }
 
   /**
@@ -427,6 +460,7 @@ export class Ledger {
     for (const op of ops) {
       g.writes.set(op.key, op.value);
       this.overlay.set(op.key, op.value);
+      if (isClaim(op.key)) this.claims.add(op.key);
     }
     this.nextSeq++;
     this.flushing ??= this.flushGroups();
@@ -528,6 +562,7 @@ export class Ledger {
 
   /** One atomic batch; the sequence number advances only if it was written and journalled. */
   private async commit(ops: Op[]): Promise<void> {
+    for (const op of ops) if (isClaim(op.key)) this.claims.add(op.key);
     await this.db.batch(ops, { sync: this.sync });
     this.written(ops.map((op): [string, unknown] => [op.key, op.value]));
     if (ops.some((op) => op.key.startsWith(P.journal))) this.nextSeq++;

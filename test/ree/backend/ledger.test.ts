@@ -130,6 +130,31 @@ describe('ledger', () => {
     await expectCode(reopened.settleOnline(online(2), issue), 'BUSY');
   });
 
+  it('refuses replays and paid orders after a reopen, both while its filter of claimed keys loads and after', async () => {
+    const dir = await freshDir();
+    const ledger = await Ledger.open(dir, { sync: false });
+    await ledger.openAccount(alice, 'CNY', 100_000);
+    await ledger.openAccount(shop, 'CNY', 0);
+    const n = 300;
+    await Promise.all(Array.from({ length: n }, (_, i) => ledger.settleOnline(online(i + 1, { amount: 1 }), issue)));
+    await ledger.reconcileOffline(offline(1, { amount: 1 }), issue);
+    await ledger.close();
+
+    const reopened = await Ledger.open(dir, { sync: false });
+    // At once, before the background scan can have finished: the lookups read the database.
+    await expectCode(reopened.settleOnline(online(1, { orderId: 'EARLY' }), issue), 'SECURITY');
+    await reopened.indexed;
+    for (let i = 1; i <= n; i++) {
+      await expectCode(reopened.settleOnline(online(i, { orderId: `AGAIN-${i}` }), issue), 'SECURITY'); // replayed nonce
+      await expectCode(reopened.settleOnline(online(100_000 + i, { orderId: `ORD-${i}` }), issue), 'ACCESS_CONFLICT'); // paid order
+    }
+    // New nonces and orders still settle, and are refused in turn once settled.
+    await reopened.settleOnline(online(5000, { amount: 1 }), issue);
+    await expectCode(reopened.settleOnline(online(5000, { orderId: 'AGAIN-5000' }), issue), 'SECURITY');
+    expect(await reopened.balances(alice)).toEqual({ CNY: 100_000 - n - 2 });
+    await reopened.close();
+  });
+
   it('settles online payments against the balances every other write left (accounts kept in memory are never stale)', async () => {
     const ledger = await withAccounts();
     // Online settlements read the accounts from memory after the first one; offline reconciliation
