@@ -23,10 +23,12 @@ interface Pending {
 }
 
 /**
- * Small batches: results then come back a few at a time, so settlements stage (and group commits
- * form) while later signatures are still being checked, instead of in lockstep with the workers.
+ * At most this many items per message. A batch is never larger than the queue split over the
+ * workers, so light load still gets small batches and early answers; under saturation (256 in
+ * flight, 1 worker, fsync) batches of 32 settle ~9% more than batches of 4 (10.6-10.8k against
+ * 9.7-9.8k payments/s, 178 -> 163 µs of CPU per payment: fewer messages each way), and 64 no more.
  */
-const MAX_BATCH = 4;
+const MAX_BATCH = 32;
 /** Longest key, signature and message a batch carries; longer never verifies (P-256: 33/65, 64, payments < 8 KiB). */
 const MAX_KEY = 65;
 const MAX_SIGNATURE = 64;
