@@ -12,41 +12,58 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
+import { Command, CommanderError, Option } from 'commander';
 import { formatTable, QUICK, type BenchSuite, type Comparison } from './bench/harness.js';
 
 const KNOWN = ['channel', 'storage', 'sign', 'backend'] as const;
 const here = dirname(fileURLToPath(import.meta.url));
 
-async function main(): Promise<number> {
-  const args = process.argv.slice(2);
-  let jsonFile: string | undefined;
-  /** Internal: run the one suite named here and write its rows to this file (see runSuite). */
-  let childRows: string | undefined;
-  let providers: ('noble' | 'native')[] = ['native', 'noble'];
-  const suites: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '--json') jsonFile = args[++i] ?? 'bench-results.json';
-    else if (a === '--child-rows') childRows = args[++i];
-    else if (a === '--provider') {
-      const p = args[++i];
-      if (p !== 'noble' && p !== 'native') {
-        process.stderr.write('bench: --provider takes noble or native\n');
-        return 2;
-      }
-      providers = [p];
-    } else if (a.startsWith('-')) {
-      process.stderr.write(`bench: unknown option ${a}\n`);
-      return 2;
-    } else suites.push(a);
+interface BenchArgs {
+  suites: string[];
+  providers: ('noble' | 'native')[];
+  jsonFile?: string;
+  /** Internal: run the one suite named and write its rows to this file (see runSuite). */
+  childRows?: string;
+}
+
+/** Parse the command line; a number is the exit code to stop with (0 after --help, 2 for bad usage). */
+function parseArgs(argv: string[]): BenchArgs | number {
+  const program = new Command('bench')
+    .usage('[SUITE...] [--provider native|noble] [--json FILE]   (npm run bench -- ...)')
+    .description('Run benchmark suites and print each figure beside its same-run baseline and the paired ratio (docs/BENCHMARKS.md).')
+    .argument('[suites...]', `suites to run, each in a process of its own (default: all of ${KNOWN.join(', ')})`)
+    .addOption(new Option('--provider <name>', 'run one crypto provider only (default: both)').choices(['native', 'noble']))
+    .option('--json <file>', 'also write the rows, date, Node version and core count as JSON')
+    .addOption(new Option('--child-rows <file>').hideHelp())
+    .addHelpText('after', '\nEnvironment: BENCH_QUICK=1 makes a fast, rougher pass (3 pairs of 60 ms windows instead of 7 of 200 ms).\nProgress goes to stderr, the table to stdout.')
+    .exitOverride()
+    .allowExcessArguments(false);
+  try {
+    program.parse(argv, { from: 'user' });
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    throw err;
   }
-  const chosen = suites.length ? suites : [...KNOWN];
-  for (const s of chosen) {
+  const opts = program.opts<{ provider?: 'native' | 'noble'; json?: string; childRows?: string }>();
+  const suites = program.processedArgs[0] as string[];
+  for (const s of suites) {
     if (!(KNOWN as readonly string[]).includes(s)) {
       process.stderr.write(`bench: unknown suite "${s}" (known: ${KNOWN.join(', ')})\n`);
       return 2;
     }
   }
+  return {
+    suites: suites.length ? suites : [...KNOWN],
+    providers: opts.provider ? [opts.provider] : ['native', 'noble'],
+    ...(opts.json !== undefined ? { jsonFile: opts.json } : {}),
+    ...(opts.childRows !== undefined ? { childRows: opts.childRows } : {}),
+  };
+}
+
+async function main(): Promise<number> {
+  const parsed = parseArgs(process.argv.slice(2));
+  if (typeof parsed === 'number') return parsed;
+  const { suites: chosen, providers, jsonFile, childRows } = parsed;
   if (childRows) {
     const mod = (await import(`./bench/${chosen[0]!}.js`)) as { suite: BenchSuite };
     const progress = (text: string) => process.stderr.write(`   ${text}\n`);
