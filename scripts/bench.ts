@@ -8,19 +8,21 @@
  * before it), as benchmark harnesses fork per benchmark; the parent collects the rows.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { Command, CommanderError, Option } from 'commander';
+import type { ProviderName } from '../src/crypto/provider.js';
 import { formatTable, QUICK, type BenchSuite, type Comparison } from './bench/harness.js';
 
 const KNOWN = ['channel', 'storage', 'sign', 'backend'] as const;
-const here = dirname(fileURLToPath(import.meta.url));
+/** Both providers, in the order the table lists them. */
+const PROVIDER_ORDER: readonly ProviderName[] = ['native', 'noble'];
 
 interface BenchArgs {
   suites: string[];
-  providers: ('noble' | 'native')[];
+  providers: ProviderName[];
   jsonFile?: string;
   /** Internal: run the one suite named and write its rows to this file (see runSuite). */
   childRows?: string;
@@ -32,7 +34,7 @@ function parseArgs(argv: string[]): BenchArgs | number {
     .usage('[SUITE...] [--provider native|noble] [--json FILE]   (npm run bench -- ...)')
     .description('Run benchmark suites and print each figure beside its same-run baseline and the paired ratio (docs/BENCHMARKS.md).')
     .argument('[suites...]', `suites to run, each in a process of its own (default: all of ${KNOWN.join(', ')})`)
-    .addOption(new Option('--provider <name>', 'run one crypto provider only (default: both)').choices(['native', 'noble']))
+    .addOption(new Option('--provider <name>', 'run one crypto provider only (default: both)').choices(PROVIDER_ORDER))
     .option('--json <file>', 'also write the rows, date, Node version and core count as JSON')
     .addOption(new Option('--child-rows <file>').hideHelp())
     .addHelpText('after', '\nEnvironment: BENCH_QUICK=1 makes a fast, rougher pass (3 pairs of 60 ms windows instead of 7 of 200 ms).\nProgress goes to stderr, the table to stdout.')
@@ -44,7 +46,7 @@ function parseArgs(argv: string[]): BenchArgs | number {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     throw err;
   }
-  const opts = program.opts<{ provider?: 'native' | 'noble'; json?: string; childRows?: string }>();
+  const opts = program.opts<{ provider?: ProviderName; json?: string; childRows?: string }>();
   const suites = program.processedArgs[0] as string[];
   for (const s of suites) {
     if (!(KNOWN as readonly string[]).includes(s)) {
@@ -54,7 +56,7 @@ function parseArgs(argv: string[]): BenchArgs | number {
   }
   return {
     suites: suites.length ? suites : [...KNOWN],
-    providers: opts.provider ? [opts.provider] : ['native', 'noble'],
+    providers: opts.provider ? [opts.provider] : [...PROVIDER_ORDER],
     ...(opts.json !== undefined ? { jsonFile: opts.json } : {}),
     ...(opts.childRows !== undefined ? { childRows: opts.childRows } : {}),
   };
@@ -74,10 +76,6 @@ async function main(): Promise<number> {
   const scratch = mkdtempSync(join(tmpdir(), 'tee-sim-bench-rows-'));
   try {
     for (const name of chosen) {
-      if (!existsSync(join(here, 'bench', `${name}.ts`))) {
-        process.stderr.write(`bench: suite "${name}" is not built yet, skipped\n`);
-        continue;
-      }
       const mod = (await import(`./bench/${name}.js`)) as { suite: BenchSuite };
       process.stderr.write(`== ${mod.suite.name}: ${mod.suite.description}\n`);
       const started = performance.now();
@@ -96,7 +94,7 @@ async function main(): Promise<number> {
 }
 
 /** Run one suite in a child process (this script, the same Node flags and loader); its rows. */
-function runSuite(name: string, providers: string[], rowsFile: string): Promise<Comparison[]> {
+function runSuite(name: string, providers: readonly ProviderName[], rowsFile: string): Promise<Comparison[]> {
   const args = [...process.execArgv, fileURLToPath(import.meta.url), name, '--child-rows', rowsFile];
   if (providers.length === 1) args.push('--provider', providers[0]!);
   return new Promise((resolve, reject) => {
