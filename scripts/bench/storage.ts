@@ -8,20 +8,23 @@
  * LevelDB merges concurrent writers too, so each side gets the same chance. The goal applies to the
  * 1-in-flight rows.
  *
- * One more row, once: a raw put after 10 µs of busy CPU work, beside the raw put: what this machine
- * charges for the gap between two writes, which no secure store can avoid (it must seal before it
- * writes), whatever its code.
+ * Two more rows, once (first provider, 32 B), each beside the raw put: a raw put after 10 µs of busy
+ * CPU work, what this machine charges for the gap between two writes, which no secure store can
+ * avoid (it must seal before it writes), whatever its code; and the floor of a secure put, the
+ * pieces its guarantees need run bare, with no store code (an AEAD seal, a keyed hash of the sealed
+ * record, a two-record batch of record and state, the anchor's 77-byte pwrite).
  *
  * The secure store reads with LevelDB's getSync (see src/storage/engine.ts), so secure get is shown
  * beside both raw baselines: async `get` (what a caller of level would use) and `getSync` (the same
  * read path, which isolates the cost of the security layers).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, rmSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Level } from 'level';
 import { utf8 } from '../../src/common/bytes.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
+import type { CryptoProvider } from '../../src/crypto/provider.js';
 import { SecureStore } from '../../src/storage/index.js';
 import { comparePaired, GOALS, loopProbe, type BenchSuite, type Comparison } from './harness.js';
 
@@ -30,6 +33,48 @@ const KEYS = 1000; // objects cycled through, so puts replace and gets hit exist
 const IN_FLIGHT = 16;
 /** CPU time a secure put spends before its batch leaves (seal, keyed hash, state), roughly. */
 const PRE_WRITE_WORK_US = 10;
+
+/** Sizes of the engine's records (src/storage/layout.ts, record.ts, state.ts, counter.ts). */
+const OBJECT_KEY_BYTES = 49;
+const STATE_RECORD_BYTES = 41;
+const ANCHOR_RECORD_BYTES = 77;
+const RECORD_HEADER_BYTES = 1 + 8 + 12;
+const AAD_BYTES = 25 + 9 + OBJECT_KEY_BYTES;
+
+/**
+ * One secure put with no store code: what its guarantees need, each done once and bare. Seal the
+ * id and data (confidentiality, bound to the slot by the AAD), a keyed hash of key || record (the
+ * element the set commitment adds), one LevelDB batch of the record and the state record
+ * (atomicity), then the anchor rewritten in place (rollback protection).
+ */
+function securePutFloor(provider: CryptoProvider, db: Level<Uint8Array, Uint8Array>, anchorFd: number, id: string, data: Uint8Array) {
+  const encKey = provider.randomBytes(32);
+  const elementKey = provider.randomBytes(32);
+  const aad = new Uint8Array(AAD_BYTES);
+  const state = new Uint8Array(STATE_RECORD_BYTES);
+  const stateKey = new Uint8Array([0]);
+  const anchor = new Uint8Array(ANCHOR_RECORD_BYTES);
+  const keys = Array.from({ length: KEYS }, () => provider.randomBytes(OBJECT_KEY_BYTES));
+  const plaintext = new Uint8Array(2 + id.length + data.length);
+  plaintext.set(data, 2 + id.length);
+  let nonces: Uint8Array = new Uint8Array(0);
+  let at = 0;
+  let n = 0;
+  return async () => {
+    if (at + 12 > nonces.length) ((nonces = provider.randomBytes(12 * 256)), (at = 0));
+    const key = keys[n++ % KEYS]!;
+    const sealed = provider.aeadSeal('chacha20-poly1305', encKey, nonces.subarray(at, (at += 12)), plaintext, aad);
+    const keyed = new Uint8Array(OBJECT_KEY_BYTES + RECORD_HEADER_BYTES + sealed.length);
+    keyed.set(key, 0);
+    keyed.set(sealed, OBJECT_KEY_BYTES + RECORD_HEADER_BYTES);
+    state.set(provider.hmacSha256(elementKey, keyed), 9);
+    await db.batch([
+      { type: 'put', key, value: keyed.subarray(OBJECT_KEY_BYTES) },
+      { type: 'put', key: stateKey, value: state },
+    ]);
+    writeSync(anchorFd, anchor, 0, anchor.length, 0);
+  };
+}
 
 function spin(us: number): void {
   const end = performance.now() + us / 1000;
@@ -79,6 +124,16 @@ export const suite: BenchSuite = {
               return raw.put(rawKeys[n++ % KEYS]!, data);
             }, bytes);
             rows.push(await comparePaired('storage', name, workedPut, rawPut, opts));
+            const floorDb = new Level<Uint8Array, Uint8Array>(join(root, 'floor'), { keyEncoding: 'view', valueEncoding: 'view' });
+            await floorDb.open();
+            const anchorFd = openSync(join(root, 'floor-anchor.bin'), 'w+');
+            try {
+              const floor = loopProbe(`secure put floor ${size} B (bare pieces, no store code)`, securePutFloor(provider, floorDb, anchorFd, ids[0]!, data), bytes);
+              rows.push(await comparePaired('storage', name, floor, rawPut, opts));
+            } finally {
+              closeSync(anchorFd);
+              await floorDb.close();
+            }
           }
           const wave = (put: (i: number) => Promise<void>) => () => {
             const calls: Promise<void>[] = [];
