@@ -30,27 +30,37 @@ export function keyedRecordElement(provider: CryptoProvider, elementKey: Uint8Ar
   return provider.hmacSha256(elementKey, keyAndValue);
 }
 
-/** a + b mod 2^256 (big-endian), as a new array. */
-export function addElement(sum: Uint8Array, element: Uint8Array): Uint8Array {
-  const out = new Uint8Array(COMMITMENT_BYTES);
+/** target[offset..offset+32] += element mod 2^256 (big-endian), in place. */
+export function addInto(target: Uint8Array, offset: number, element: Uint8Array): void {
   let carry = 0;
   for (let i = COMMITMENT_BYTES - 1; i >= 0; i--) {
-    const v = sum[i]! + element[i]! + carry;
-    out[i] = v & 0xff;
+    const v = target[offset + i]! + element[i]! + carry;
+    target[offset + i] = v & 0xff;
     carry = v >> 8;
   }
+}
+
+/** target[offset..offset+32] -= element mod 2^256 (big-endian), in place. */
+export function subtractInto(target: Uint8Array, offset: number, element: Uint8Array): void {
+  let borrow = 0;
+  for (let i = COMMITMENT_BYTES - 1; i >= 0; i--) {
+    let v = target[offset + i]! - element[i]! - borrow;
+    borrow = v < 0 ? 1 : 0;
+    if (v < 0) v += 256;
+    target[offset + i] = v;
+  }
+}
+
+/** a + b mod 2^256 (big-endian), as a new array. */
+export function addElement(sum: Uint8Array, element: Uint8Array): Uint8Array {
+  const out = new Uint8Array(sum);
+  addInto(out, 0, element);
   return out;
 }
 
 /** a - b mod 2^256 (big-endian), as a new array. */
 export function subtractElement(sum: Uint8Array, element: Uint8Array): Uint8Array {
-  const out = new Uint8Array(COMMITMENT_BYTES);
-  let borrow = 0;
-  for (let i = COMMITMENT_BYTES - 1; i >= 0; i--) {
-    let v = sum[i]! - element[i]! - borrow;
-    borrow = v < 0 ? 1 : 0;
-    if (v < 0) v += 256;
-    out[i] = v;
-  }
+  const out = new Uint8Array(sum);
+  subtractInto(out, 0, element);
   return out;
 }

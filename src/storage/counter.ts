@@ -23,7 +23,7 @@
  */
 import { closeSync, fdatasync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { constantTimeEqual, utf8 } from '../common/bytes.js';
+import { constantTimeEqual, utf8, writeU64be } from '../common/bytes.js';
 import { TeeError } from '../common/errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
 import { STORE_ID_BYTES } from './keys.js';
@@ -37,22 +37,24 @@ const TAG_DOMAIN_V2 = utf8('tee-sim/storage-internal/v2/anchor-tag');
 const BODY_BYTES = MAGIC.length + 1 + STORE_ID_BYTES + 8;
 const RECORD_BYTES = BODY_BYTES + 32;
 
-/** A counter value, encoded and MACed but not yet written. */
+/** A counter value, checked and with its MAC ready, not yet written. */
 export interface PreparedAdvance {
   readonly to: number;
-  readonly record: Uint8Array;
 }
 
 /** The interface the store needs from any monotonic counter. */
 export interface RollbackCounter {
   readonly storeId: Uint8Array;
   readonly value: number;
-  /** Encode and MAC a larger value without writing it, so this can overlap other I/O. */
+  /** Check a larger value and compute its MAC without writing it, so this can overlap other I/O. */
   prepare(to: number): PreparedAdvance;
   /** Optional: precompute what prepare(to) will need, while other I/O is in flight. */
   warm?(to: number): void;
-  /** Persist a prepared value; resolves once written (and synced, if the store syncs). */
-  advance(prepared: PreparedAdvance): Promise<void>;
+  /**
+   * Persist a prepared value. Returns once it is written, or a promise that resolves once it is
+   * (and synced, if the store syncs): no promise when there is nothing to wait for.
+   */
+  advance(prepared: PreparedAdvance): void | Promise<void>;
   close(): void;
 }
 
@@ -61,7 +63,7 @@ function body(format: number, storeId: Uint8Array, value: number): Uint8Array {
   record.set(MAGIC, 0);
   record[MAGIC.length] = format;
   record.set(storeId, MAGIC.length + 1);
-  new DataView(record.buffer).setBigUint64(MAGIC.length + 1 + STORE_ID_BYTES, BigInt(value));
+  writeU64be(record, MAGIC.length + 1 + STORE_ID_BYTES, value);
   return record;
 }
 
@@ -71,9 +73,7 @@ function tagsFor(provider: CryptoProvider, key: Uint8Array, storeId: Uint8Array)
 
 function encode(tags: GenerationPrf, storeId: Uint8Array, value: number): Uint8Array {
   const record = body(FORMAT_V2, storeId, value);
-  const tag = tags.value(value);
-  record.set(tag, BODY_BYTES);
-  tag.fill(0);
+  tags.copyInto(value, record, BODY_BYTES);
   return record;
 }
 
@@ -89,6 +89,8 @@ function ioError(step: string): TeeError {
 export class FileRollbackCounter implements RollbackCounter {
   private fd: number | undefined;
   private current: number;
+  /** The record as last written, rewritten in place by each advance: only value and tag change. */
+  private readonly record: Uint8Array;
 
   private constructor(
     private readonly tags: GenerationPrf,
@@ -100,6 +102,7 @@ export class FileRollbackCounter implements RollbackCounter {
   ) {
     this.current = value;
     this.fd = fd;
+    this.record = body(FORMAT_V2, storeId, value);
   }
 
   get value(): number {
@@ -182,7 +185,8 @@ export class FileRollbackCounter implements RollbackCounter {
 
   prepare(to: number): PreparedAdvance {
     if (!Number.isSafeInteger(to) || to <= this.current) throw new TeeError('BAD_STATE', 'rollback counter: must only grow');
-    return { to, record: encode(this.tags, this.storeId, to) };
+    this.tags.warm(to);
+    return { to };
   }
 
   /** Compute the tags of `to` ahead of need (cheap unless it starts a new block of 64). */
@@ -190,20 +194,33 @@ export class FileRollbackCounter implements RollbackCounter {
     if (Number.isSafeInteger(to) && to > this.current) this.tags.warm(to);
   }
 
-  async advance(prepared: PreparedAdvance): Promise<void> {
+  advance(prepared: PreparedAdvance): void | Promise<void> {
     if (this.fd === undefined) throw new TeeError('BAD_STATE', 'rollback counter: closed');
-    if (prepared.to <= this.current) throw new TeeError('BAD_STATE', 'rollback counter: must only grow');
+    const { to } = prepared;
+    if (!Number.isSafeInteger(to) || to <= this.current) throw new TeeError('BAD_STATE', 'rollback counter: must only grow');
     const fd = this.fd;
-    const { record } = prepared;
+    // The same bytes encode() would give, written over the previous value and tag.
+    const record = this.record;
+    writeU64be(record, BODY_BYTES - 8, to);
+    this.tags.copyInto(to, record, BODY_BYTES);
     try {
       if (writeSync(fd, record, 0, record.length, 0) !== record.length) throw new Error('short write');
     } catch {
       throw ioError('write');
     }
-    if (this.sync) {
-      await new Promise<void>((resolve, reject) => fdatasync(fd, (err) => (err ? reject(ioError('sync')) : resolve())));
+    if (!this.sync) {
+      this.current = to;
+      return;
     }
-    this.current = prepared.to;
+    return new Promise<void>((resolve, reject) =>
+      fdatasync(fd, (err) => {
+        if (err) reject(ioError('sync'));
+        else {
+          this.current = to;
+          resolve();
+        }
+      }),
+    );
   }
 
   close(): void {
@@ -214,6 +231,7 @@ export class FileRollbackCounter implements RollbackCounter {
       this.fd = undefined;
       this.tags.clear();
       this.key.fill(0);
+      this.record.fill(0);
     }
   }
 }

@@ -33,6 +33,14 @@ export class GenerationPrf {
     return this.block(Math.floor(generation / PER_BLOCK)).slice(start, start + PRF_BYTES);
   }
 
+  /** Write the value for generation g into `out` at `offset` (no copy of its own to zero). */
+  copyInto(generation: number, out: Uint8Array, offset: number): void {
+    const block = this.block(Math.floor(generation / PER_BLOCK));
+    const start = (generation % PER_BLOCK) * PRF_BYTES;
+    // Byte by byte: a subarray to copy from would be one more object per write.
+    for (let i = 0; i < PRF_BYTES; i++) out[offset + i] = block[start + i]!;
+  }
+
   /** Compute g's block ahead of need (called while a write is in flight). */
   warm(generation: number): void {
     this.block(Math.floor(generation / PER_BLOCK));

@@ -41,14 +41,15 @@ export class OperationQueue {
   /** Queue a put; the queue owns `request.plaintext` from now on and zeroes it when done. */
   put(request: WriteRequest): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let group = this.open;
+      const waiting: Waiting = { request, resolve, reject };
+      const group = this.open;
       if (!group || group.items.length >= MAX_GROUP_WRITES || group.bytes + request.plaintext.length > MAX_GROUP_BYTES) {
-        const fresh: Group = { items: [], bytes: 0 };
-        group = fresh;
+        const fresh: Group = { items: [waiting], bytes: request.plaintext.length };
         this.open = fresh;
         void this.mutex.run(() => this.commit(fresh));
+        return;
       }
-      group.items.push({ request, resolve, reject });
+      group.items.push(waiting);
       group.bytes += request.plaintext.length;
     });
   }
@@ -57,7 +58,8 @@ export class OperationQueue {
   private async commit(group: Group): Promise<void> {
     if (this.open === group) this.open = undefined;
     try {
-      const outcomes = await this.engine.writeMany(group.items.map((w) => w.request));
+      const { items } = group;
+      const outcomes = await this.engine.writeMany(items.length === 1 ? [items[0]!.request] : items.map((w) => w.request));
       group.items.forEach((w, i) => {
         const err = outcomes[i];
         if (err) w.reject(err);

@@ -16,7 +16,7 @@
  * Does not guarantee freshness: an older record of the same slot opens under its own old version;
  * the caller must compare the version with the authenticated index.
  */
-import { concatBytes } from '../common/bytes.js';
+import { writeU64be } from '../common/bytes.js';
 import { TeeError } from '../common/errors.js';
 import { AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type CryptoProvider } from '../crypto/provider.js';
 import { objectKeyOf } from './layout.js';
@@ -37,16 +37,44 @@ export function objectKey(provider: CryptoProvider, keys: NamespaceKeys, id: str
 
 /** The plaintext of a record; built before the write is queued, so it snapshots the caller's data. */
 export function encodePlaintext(id: string, data: Uint8Array): Uint8Array {
-  const idBytes = encoder.encode(id);
-  const out = new Uint8Array(2 + idBytes.length + data.length);
-  new DataView(out.buffer).setUint16(0, idBytes.length);
-  out.set(idBytes, 2);
-  out.set(data, 2 + idBytes.length);
+  // The id is encoded in place: one array per put, not an encoded copy of the id as well; an
+  // ASCII id (the usual kind) byte by byte, anything else through the encoder.
+  let ascii = true;
+  for (let i = 0; i < id.length; i++) {
+    if (id.charCodeAt(i) > 0x7f) {
+      ascii = false;
+      break;
+    }
+  }
+  const idLength = ascii ? id.length : Buffer.byteLength(id, 'utf8');
+  const out = new Uint8Array(2 + idLength + data.length);
+  out[0] = idLength >>> 8;
+  out[1] = idLength & 0xff;
+  if (ascii) for (let i = 0; i < idLength; i++) out[2 + i] = id.charCodeAt(i);
+  else encoder.encodeInto(id, out.subarray(2, 2 + idLength));
+  out.set(data, 2 + idLength);
   return out;
 }
 
-function aad(head: Uint8Array, levelKey: Uint8Array): Uint8Array {
-  return concatBytes(AAD_DOMAIN, head, levelKey);
+/**
+ * One AAD buffer, refilled for every seal and open: the provider reads the AAD during the call and
+ * keeps nothing, and a fresh array of this size (over V8's 64-byte limit for arrays on its own heap)
+ * is one more allocation the garbage collector must track, on every put and get. Public data only.
+ */
+let aadScratch = new Uint8Array(0);
+
+/** AAD_DOMAIN || format || version || levelKey, in the scratch buffer (valid until the next call). */
+function recordAad(format: number, version: number, levelKey: Uint8Array): Uint8Array {
+  const length = AAD_DOMAIN.length + HEADER_BYTES + levelKey.length;
+  if (aadScratch.length !== length) {
+    aadScratch = new Uint8Array(length);
+    aadScratch.set(AAD_DOMAIN, 0);
+  }
+  const h = AAD_DOMAIN.length;
+  aadScratch[h] = format;
+  writeU64be(aadScratch, h + 1, version);
+  aadScratch.set(levelKey, h + HEADER_BYTES);
+  return aadScratch;
 }
 
 /** A sealed record, built inside LevelDB key || value so the set commitment can hash both without a copy. */
@@ -65,21 +93,12 @@ export function sealRecord(
   plaintext: Uint8Array,
   nonce: Uint8Array,
 ): SealedRecord {
-  // The header is written once, inside the AAD, and copied from there into the record.
-  const additional = new Uint8Array(AAD_DOMAIN.length + HEADER_BYTES + levelKey.length);
-  additional.set(AAD_DOMAIN, 0);
-  const h = AAD_DOMAIN.length;
-  additional[h] = RECORD_FORMAT_V1;
-  const view = new DataView(additional.buffer);
-  // Versions are safe integers (< 2^53): two 32-bit halves avoid a BigInt per write.
-  view.setUint32(h + 1, Math.floor(version / 0x1_0000_0000));
-  view.setUint32(h + 5, version >>> 0);
-  additional.set(levelKey, h + HEADER_BYTES);
-  const sealed = provider.aeadSeal(AEAD, keys.encKey, nonce, plaintext, additional);
+  const sealed = provider.aeadSeal(AEAD, keys.encKey, nonce, plaintext, recordAad(RECORD_FORMAT_V1, version, levelKey));
   const k = levelKey.length;
   const keyed = new Uint8Array(k + HEADER_BYTES + AEAD_NONCE_BYTES + sealed.length);
   keyed.set(levelKey, 0);
-  keyed.set(additional.subarray(h, h + HEADER_BYTES), k);
+  keyed[k] = RECORD_FORMAT_V1;
+  writeU64be(keyed, k + 1, version);
   keyed.set(nonce, k + HEADER_BYTES);
   keyed.set(sealed, k + HEADER_BYTES + AEAD_NONCE_BYTES);
   return { keyed, value: keyed.subarray(k) };
@@ -90,9 +109,11 @@ export function recordVersion(value: Uint8Array): number {
   if (value.length < MIN_RECORD_BYTES || value[0] !== RECORD_FORMAT_V1) {
     throw new TeeError('CORRUPT_OBJECT', 'object record: malformed header');
   }
-  const v = new DataView(value.buffer, value.byteOffset, value.byteLength).getBigUint64(1);
-  if (v > BigInt(Number.MAX_SAFE_INTEGER)) throw new TeeError('CORRUPT_OBJECT', 'object record: version out of range');
-  return Number(v);
+  // u64 BE as two 32-bit halves (no BigInt per read); safe integers have at most 21 high bits.
+  const high = ((value[1]! << 24) | (value[2]! << 16) | (value[3]! << 8) | value[4]!) >>> 0;
+  const low = ((value[5]! << 24) | (value[6]! << 16) | (value[7]! << 8) | value[8]!) >>> 0;
+  if (high > 0x1f_ffff) throw new TeeError('CORRUPT_OBJECT', 'object record: version out of range');
+  return high * 0x1_0000_0000 + low;
 }
 
 export interface OpenedRecord {
@@ -112,13 +133,12 @@ export function openRecord(
   value: Uint8Array,
   expectedId?: string,
 ): OpenedRecord {
-  recordVersion(value);
-  const head = value.subarray(0, HEADER_BYTES);
+  const version = recordVersion(value);
   const nonce = value.subarray(HEADER_BYTES, HEADER_BYTES + AEAD_NONCE_BYTES);
   const sealed = value.subarray(HEADER_BYTES + AEAD_NONCE_BYTES);
   let plaintext: Uint8Array;
   try {
-    plaintext = provider.aeadOpen(AEAD, keys.encKey, nonce, sealed, aad(head, levelKey));
+    plaintext = provider.aeadOpen(AEAD, keys.encKey, nonce, sealed, recordAad(value[0]!, version, levelKey));
   } catch {
     throw new TeeError('CORRUPT_OBJECT', 'object record: authentication failed');
   }

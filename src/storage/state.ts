@@ -19,10 +19,10 @@
  * Guarantees: the generation and the record set belong together and were written by the holder of
  * the store keys. Does not guarantee freshness: that is the rollback anchor's job (./counter.ts).
  */
-import { concatBytes, constantTimeEqual, u64be, utf8 } from '../common/bytes.js';
+import { concatBytes, constantTimeEqual, u64be, utf8, writeU64be } from '../common/bytes.js';
 import { TeeError } from '../common/errors.js';
 import type { CryptoProvider } from '../crypto/provider.js';
-import { addElement } from './commitment.js';
+import { addInto } from './commitment.js';
 import { GenerationPrf } from './prf.js';
 
 const STATE_FORMAT_V1 = 0x01;
@@ -41,18 +41,28 @@ function stateMaskV1(provider: CryptoProvider, stateKey: Uint8Array, generation:
   return provider.hmacSha256(stateKey, concatBytes(MASK_DOMAIN_V1, u64be(BigInt(generation))));
 }
 
-function encode(format: number, generation: number, commitment: Uint8Array, mask: Uint8Array): Uint8Array {
+function header(format: number, generation: number): Uint8Array {
   const out = new Uint8Array(STATE_BYTES);
   out[0] = format;
-  new DataView(out.buffer).setBigUint64(1, BigInt(generation));
-  out.set(addElement(commitment, mask), 9);
+  writeU64be(out, 1, generation);
+  return out;
+}
+
+function encode(format: number, generation: number, commitment: Uint8Array, mask: Uint8Array): Uint8Array {
+  const out = header(format, generation);
+  out.set(mask, 9);
+  addInto(out, 9, commitment);
   mask.fill(0);
   return out;
 }
 
 /** A v2 state record for `generation`. */
 export function encodeState(masks: GenerationPrf, generation: number, commitment: Uint8Array): Uint8Array {
-  return encode(STATE_FORMAT_V2, generation, commitment, masks.value(generation));
+  // The tag is summed in place: no copy of the mask, no intermediate sum (this runs on every put).
+  const out = header(STATE_FORMAT_V2, generation);
+  masks.copyInto(generation, out, 9);
+  addInto(out, 9, commitment);
+  return out;
 }
 
 /**

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   concatBytes, constantTimeEqual, containsBytes, copyBytes, fromBase64url, fromHex, fromUtf8, toBase64url, toHex, u32be, u64be,
-  utf8, zeroize,
+  utf8, writeU64be, zeroize,
 } from '../../src/common/bytes.js';
 import { failure } from '../support/errors.js';
 
@@ -146,6 +146,23 @@ describe('small helpers', () => {
     }
     for (const bad of [-1, 2 ** 32, 1.5, Number.NaN]) {
       expect(failure(() => u32be(bad)).message).toBe('u32be: value must be an integer in [0, 2^32-1]');
+    }
+  });
+
+  it('writeU64be writes what u64be encodes, in place, for every safe integer, and refuses the rest', () => {
+    const at = (value: number) => {
+      const out = new Uint8Array(12).fill(0xee);
+      writeU64be(out, 2, value);
+      expect(out.subarray(0, 2)).toEqual(Uint8Array.of(0xee, 0xee));
+      expect(out.subarray(10)).toEqual(Uint8Array.of(0xee, 0xee));
+      return out.subarray(2, 10);
+    };
+    for (const value of [0, 1, 0xffffffff, 2 ** 32, 2 ** 40 + 5, Number.MAX_SAFE_INTEGER]) expect(at(value)).toEqual(u64be(BigInt(value)));
+    fc.assert(fc.property(fc.maxSafeNat(), (value) => {
+      expect(at(value)).toEqual(u64be(BigInt(value)));
+    }));
+    for (const bad of [-1, 1.5, 2 ** 53, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(failure(() => writeU64be(new Uint8Array(8), 0, bad)).message).toBe('writeU64be: value must be a safe integer >= 0');
     }
   });
 });

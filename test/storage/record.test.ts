@@ -42,6 +42,31 @@ describe.each(Object.values(PROVIDERS))('object records ($name)', (provider) => 
     expect(openRecord(provider, keys, key, sealed.value, 'pin').data).toEqual(data);
   });
 
+  it('keeps every safe version and refuses a header beyond 2^53 - 1', () => {
+    const max = sealRecord(provider, keys, key, Number.MAX_SAFE_INTEGER, encodePlaintext('pin', data), provider.randomBytes(12));
+    expect(recordVersion(max.value)).toBe(Number.MAX_SAFE_INTEGER);
+    expect(openRecord(provider, keys, key, max.value, 'pin').data).toEqual(data);
+    const beyond = new Uint8Array(max.value);
+    new DataView(beyond.buffer).setBigUint64(1, 2n ** 53n);
+    rejects(() => recordVersion(beyond));
+    new DataView(beyond.buffer).setBigUint64(1, 2n ** 64n - 1n);
+    rejects(() => recordVersion(beyond));
+  });
+
+  it('encodes ids of any script as UTF-8, the ASCII ones byte by byte alike', () => {
+    for (const id of ['pin', 'a', 'x'.repeat(128), 'payé', '收款码', 'key 🚀 /1', '\u007f\u0080']) {
+      const idBytes = new TextEncoder().encode(id);
+      const expected = new Uint8Array(2 + idBytes.length + data.length);
+      new DataView(expected.buffer).setUint16(0, idBytes.length);
+      expected.set(idBytes, 2);
+      expected.set(data, 2 + idBytes.length);
+      expect(encodePlaintext(id, data)).toEqual(expected);
+      const slot = objectKey(provider, keys, id);
+      const sealed = sealRecord(provider, keys, slot, 3, encodePlaintext(id, data), provider.randomBytes(12));
+      expect(openRecord(provider, keys, slot, sealed.value)).toEqual({ id, data });
+    }
+  });
+
   it('does not open in another slot, namespace, or with an edited version or any flipped bit', () => {
     rejects(() => openRecord(provider, keys, objectKey(provider, keys, 'other'), value));
     rejects(() => openRecord(provider, otherKeys, objectKey(provider, otherKeys, 'pin'), value));

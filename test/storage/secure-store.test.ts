@@ -34,6 +34,36 @@ describe.each(Object.values(PROVIDERS))('SecureStore round trip ($name)', (provi
     await again.close();
   });
 
+  it('many replaces, deletes and renames one call at a time, ids in any script, then a reopen that checks them all', async () => {
+    const dirs = makeDirs();
+    const store = await openStore(dirs, provider);
+    const ns = store.namespace('wallet');
+    const ids = Array.from({ length: 20 }, (_, i) => (i % 3 === 0 ? `payé-${i}` : i % 3 === 1 ? `收款-${i}` : `order/${i}`));
+    const expected = new Map<string, Uint8Array>();
+    for (let round = 0; round < 200; round++) {
+      const id = ids[(round * 7) % ids.length]!;
+      if (round % 11 === 5 && expected.has(id)) {
+        await ns.delete(id);
+        expected.delete(id);
+      } else if (round % 13 === 7 && expected.has(id) && !expected.has(`${id}~`)) {
+        await ns.rename(id, `${id}~`);
+        expected.set(`${id}~`, expected.get(id)!);
+        expected.delete(id);
+      } else {
+        const data = utf8(`${id}#${round}`);
+        await ns.put(id, data);
+        expected.set(id, data);
+      }
+    }
+    await store.close();
+    // Open recomputes the set commitment from every record and checks it against the state record.
+    const again = await openStore(dirs, provider);
+    const ns2 = again.namespace('wallet');
+    expect(await ns2.list()).toEqual([...expected.keys()].sort());
+    for (const [id, data] of expected) expect(await ns2.get(id)).toEqual(data);
+    await again.close();
+  });
+
   it('exclusive create, rename, list with prefix, update', async () => {
     const store = await openStore(makeDirs(), provider);
     const ns = store.namespace('ta');
