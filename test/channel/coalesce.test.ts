@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { concatBytes } from '../../src/common/bytes.js';
 import { encode } from '../../src/common/codec.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
-import { connectChannel, createInterceptedPair, DEFAULT_COALESCE_BATCH, MAX_MESSAGES_PER_RECORD, TO_INITIATOR, TO_RESPONDER, type ChannelOptions } from '../../src/channel/index.js';
+import { connectChannel, createInterceptedPair, MAX_MESSAGES_PER_RECORD, TO_INITIATOR, TO_RESPONDER, type ChannelOptions } from '../../src/channel/index.js';
 import { RecordSender, RecordType } from '../../src/channel/record.js';
 import { closedWith, makePki, openPair, until } from './fixtures.js';
 
@@ -17,36 +17,57 @@ const coalesce: ChannelOptions = { coalesce: true };
 
 describe('coalescing messages into records', () => {
   it.each([
-    [undefined, 16 / DEFAULT_COALESCE_BATCH],
-    [16, 1],
-    [4, 4],
-  ])('16 calls in flight with coalesceBatch %s cost %i record(s) each way, not 16; results still match their calls', async (batch, records) => {
+    [undefined, 16, 2],
+    [16, 16, 1],
+    [4, 16, 2], // half of the 16 calls outstanding, more than 4
+    [undefined, 64, 2], // records of 32: two in flight, not eight of 8
+    [MAX_MESSAGES_PER_RECORD, 64, 1],
+  ])('with coalesceBatch %s, %i calls in flight go in %i record(s), not one each; the answers in one; results match their calls', async (batch, calls, records) => {
     const wire = createInterceptedPair();
     const options: ChannelOptions = batch === undefined ? coalesce : { ...coalesce, coalesceBatch: batch };
     const { tk, tee } = await openPair(pki, { wire, initiator: options, responder: options });
     tee.handle('square', (p) => (p as number) ** 2);
     const before = { toTee: wire.sent(TO_RESPONDER).length, toTk: wire.sent(TO_INITIATOR).length };
-    const results = await Promise.all(Array.from({ length: 16 }, (_, i) => tk.call('square', i)));
-    expect(results).toEqual(Array.from({ length: 16 }, (_, i) => i * i));
+    const results = await Promise.all(Array.from({ length: calls }, (_, i) => tk.call('square', i)));
+    expect(results).toEqual(Array.from({ length: calls }, (_, i) => i * i));
     expect(wire.sent(TO_RESPONDER).length - before.toTee).toBe(records);
-    expect(wire.sent(TO_INITIATOR).length - before.toTk).toBe(records);
+    // The requests reach the responder in one turn here: it answers them all in one record.
+    expect(wire.sent(TO_INITIATOR).length - before.toTk).toBe(1);
     tk.close();
   });
 
-  it('a full batch is sent at once, before the turn ends, so the peer can start on it', async () => {
+  it('answers still being computed are waited for: a batch of requests is answered in one record', async () => {
+    const options: ChannelOptions = { ...coalesce, coalesceBatch: 2 };
+    const wire = createInterceptedPair();
+    const { tk, tee } = await openPair(pki, { wire, initiator: options, responder: options });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    tee.handle('slow', async (p) => (await gate, p));
+    tee.handle('fast', (p) => p);
+    const before = wire.sent(TO_INITIATOR).length;
+    const calls = Promise.all([tk.call('fast', 1), tk.call('fast', 2), tk.call('slow', 3), tk.call('fast', 4)]);
+    await until(() => wire.sent(TO_RESPONDER).length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    // The fast answers left at the end of their turn (nothing waits for the slow one's turn) ...
+    expect(wire.sent(TO_INITIATOR).length - before).toBe(1);
+    release();
+    expect(await calls).toEqual([1, 2, 3, 4]);
+    // ... and the slow one in a record of its own.
+    expect(wire.sent(TO_INITIATOR).length - before).toBe(2);
+    tk.close();
+  });
+
+  it("a turn's messages leave at its end, in records of at least coalesceBatch", async () => {
     const options: ChannelOptions = { ...coalesce, coalesceBatch: 2 };
     const { tk, tee } = await openPair(pki, { initiator: options, responder: options });
     const seen: number[] = [];
     tee.onNotification('n', (p) => seen.push(p as number));
     const start = tk.stats.recordsSent;
-    tk.notify('n', 1);
+    for (let i = 1; i <= 5; i++) tk.notify('n', i);
     expect(tk.stats.recordsSent - start).toBe(0); // waits for the end of the turn
-    tk.notify('n', 2);
-    expect(tk.stats.recordsSent - start).toBe(1); // full: sealed and sent already
-    tk.notify('n', 3);
-    await until(() => seen.length === 3);
-    expect(tk.stats.recordsSent - start).toBe(2);
-    expect(seen).toEqual([1, 2, 3]);
+    await until(() => seen.length === 5);
+    expect(tk.stats.recordsSent - start).toBe(3); // 2 + 2 + 1: no call awaits an answer, so records of 2
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
     tk.close();
   });
 
