@@ -160,8 +160,8 @@ export async function createPhone(options: PhoneOptions): Promise<Phone> {
   installWalletTa(teeOs, factory.signTa(walletTaManifest(provider, code)), code, trace ? { trace } : {});
 
   // Calls in flight together share records both ways (see ChannelOptions.coalesce). Inline, one
-  // record per turn is cheapest; with the key on its own thread, small batches let the two threads
-  // work at once (see DEFAULT_COALESCE_BATCH).
+  // record per turn is cheapest; with the key on its own thread, two records in flight let the two
+  // threads work at once (see ChannelOptions.coalesceBatch).
   const coalescing = { coalesce: true, coalesceBatch: onWorker ? DEFAULT_COALESCE_BATCH : MAX_MESSAGES_PER_RECORD };
   let closed = false;
   // Each (re)connection: a fresh REE-carried pair; the TEE OS answers the handshake and takes the channel.
