@@ -54,8 +54,9 @@ export interface ChannelOptions {
    * With `coalesce`: the smallest records a turn's messages are split into (1..MAX_MESSAGES_PER_RECORD,
    * default DEFAULT_COALESCE_BATCH; MAX_MESSAGES_PER_RECORD: never split). A turn's messages go
    * in records of half of this side's calls awaiting answers (so two records are in flight, whatever
-   * the load), at least this many, and answers to requests still being served wait for them: a
-   * batch of requests is answered in one record.
+   * the load), at least this many; a turn's answers are not split while requests of theirs are
+   * still being served, so a batch of requests answered in one turn goes back in one record (no
+   * answer waits for a later turn).
    */
   coalesceBatch?: number;
   /** Tests only: sees copies of every derived secret (see handshake.ts). */
@@ -474,8 +475,8 @@ class Channel implements SecureChannel {
 
   /**
    * Seal what the outbox holds (messages back to back) in as few records as keep two in flight:
-   * records of half the calls awaiting answers, at least `coalesceBatch`, and no answer split from
-   * answers still being computed. Decided here, at the end of the turn, when the whole burst is
+   * records of half the calls awaiting answers, at least `coalesceBatch`, and a turn's answers not
+   * split while requests are still being served. Decided here, at the end of the turn, when the whole burst is
    * known: cut as it grows, a first burst of 64 calls went as records of 8, 8, 16 and 32, and each
    * answer record then brings a burst of its own size back, so that pattern stayed (full-stack sign,
    * key on its own thread, 64 sessions: ~55-60% of raw sign with records of 8, ~62-70% with 32).
@@ -614,7 +615,7 @@ class Channel implements SecureChannel {
       this.send({ t: 'res', id, ok: false, e: e.toWire() });
     } catch {
       // closed meanwhile: the caller's pending call fails with the channel
-      this.serving--;
+      if (!this.isClosed) this.serving--; // could not be encoded: it will not leave
     }
   }
 
@@ -629,6 +630,7 @@ class Channel implements SecureChannel {
     this.closeError = err;
     this.gate = undefined;
     this.clearOutbox();
+    this.serving = 0;
     this.sender.destroy();
     this.receiver.destroy();
     this.transport.close();

@@ -36,7 +36,7 @@ describe('coalescing messages into records', () => {
     tk.close();
   });
 
-  it('answers still being computed are waited for: a batch of requests is answered in one record', async () => {
+  it("a turn's answers are not split while requests are still being served, and a slow answer holds none back", async () => {
     const options: ChannelOptions = { ...coalesce, coalesceBatch: 2 };
     const wire = createInterceptedPair();
     const { tk, tee } = await openPair(pki, { wire, initiator: options, responder: options });
