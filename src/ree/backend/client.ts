@@ -87,6 +87,12 @@ export class BackendClient {
     return this.receiptOf(r);
   }
 
+  /** The receipt the backend handed out for a settlement, fetched again by payee and reference (ITEM_NOT_FOUND if none). */
+  async storedReceipt(kind: 'online' | 'offline', payee: PartyId, reference: string): Promise<SubmittedPayment> {
+    const path = ['/v1/receipts', kind, payee.subdomainId, payee.userId, reference].map((p, i) => (i ? encodeURIComponent(p) : p)).join('/');
+    return this.receiptOf(await this.request('GET', path));
+  }
+
   async reconcileOffline(offerBytes: Uint8Array, paymentBytes: Uint8Array): Promise<ReconcileReply> {
     const r = await this.request('POST', '/v1/offline/reconcile', { offer: toBase64url(offerBytes), payment: toBase64url(paymentBytes) });
     if (r.status === 'duplicate') {

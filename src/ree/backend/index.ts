@@ -2,9 +2,9 @@
 export { SerialQueue } from './queue.js';
 export {
   Ledger, type LedgerOptions, type JournalEntry, type JournalKind, type SettlementRecord, type DuplicateRecord,
-  type OnlineSettlement, type OfflineSettlement, type OfflineOutcome, type ReceiptIssuer, type AsyncReceiptIssuer, type GroupSealer,
+  type OnlineSettlement, type OfflineSettlement, type OfflineOutcome, type ReceiptIssuer, type BatchedReceiptIssuer, type GroupSealer,
 } from './ledger.js';
-export { verifySealedReceipt, decodeSealedReceipt, encodeSealedReceipt, sealBatch, batchSigningBytes, receiptLeafHash, type SealedReceipt } from './receipts.js';
+export { verifySealedReceipt, decodeSealedReceipt, encodeSealedReceipt, sealBatch, rebuildSealed, batchSigningBytes, receiptLeafHash, type SealedReceipt } from './receipts.js';
 export { SubdomainDirectory, type DirectoryOptions } from './directory.js';
 export { verifyOnlinePayment, verifyOfflinePair, type KeyResolver, type VerifyContext, type VerifiedOnline, type VerifiedOffline } from './verify.js';
 export { SettlementService, type SettlementServiceOptions, type SettledPayment, type ReconcileResult } from './settle.js';

@@ -48,8 +48,18 @@ export interface SettlementRecord {
   settledAt: number;
   /** Hex SHA-256 of what was settled (the payer's signing bytes), to tell a resubmission from a rival. */
   digest: string;
-  /** base64url of the encoded signed receipt handed out for this settlement. */
-  receipt: string;
+  /**
+   * base64url of the encoded receipt handed out, where it was sealed alone (offline, and online
+   * records written before receipts were stored by batch).
+   */
+  receipt?: string;
+  /**
+   * Where the receipt handed out sits, for a receipt sealed with its group: the batch record
+   * (`receiptBatch(seq)`) and the position in it. With the record's fields that rebuilds it.
+   */
+  receiptBatch?: { seq: number; index: number };
+  /** Hex payer nonce (online): a receipt repeats it. */
+  nonce?: string;
   counter?: number;
 }
 
@@ -94,16 +104,23 @@ export interface OfflineSettlement {
 /** Builds and signs the receipt once the ledger has fixed the sequence number; returns its bytes. */
 export type ReceiptIssuer = (settled: { seq: number; settledAt: number }) => Uint8Array;
 /**
- * The same, signed later: the settlement is staged at once and its group is written only after every
- * receipt in it is done; a failed receipt fails the group.
+ * A receipt sealed with its group (one signature per batch): adds the settlement to the batch being
+ * collected and returns its position there. The ledger stores the position with the record.
  */
-export type AsyncReceiptIssuer = (settled: { seq: number; settledAt: number }) => Promise<Uint8Array>;
-/**
- * Called once per group, just before the ledger waits for its receipts: an issuer that signs a whole
- * group at once (one signature per batch) finishes every receipt it was asked for here. Everything it
- * was asked for since its last call belongs to this group (staging is synchronous with `issue`).
- */
-export type GroupSealer = () => void;
+export type BatchedReceiptIssuer = (settled: { seq: number; settledAt: number }) => number;
+/** Seals the receipts a BatchedReceiptIssuer collected, once per group. */
+export interface GroupSealer {
+  /**
+   * Called once per group as it closes: seals everything its issuer was asked for since the last
+   * `seal` or `drop` (staging is synchronous with `issue`, so exactly this group's settlements) and
+   * resolves to the batch's record (JSON), which the ledger writes in the group's atomic batch under
+   * the first sequence number sealed in it: a batch is stored once, not in every record. A rejection
+   * fails the group: nothing of it is written.
+   */
+  seal(): Promise<unknown>;
+  /** The group is dropped unwritten (a group before it failed): forget what was collected for it. */
+  drop(): void;
+}
 
 export type OfflineOutcome =
   | { status: 'settled'; record: SettlementRecord }
@@ -128,7 +145,7 @@ interface CounterClaim {
 type Op = { type: 'put'; key: string; value: unknown };
 
 // Key prefixes. Ids match [A-Za-z0-9._:-], so '/' separates fields without ambiguity.
-const P = { account: 'a!', payment: 'p!', nonce: 'n!', counter: 'c!', duplicate: 'd!', journal: 'j!', subdomain: 's!' } as const;
+const P = { account: 'a!', payment: 'p!', nonce: 'n!', counter: 'c!', duplicate: 'd!', journal: 'j!', subdomain: 's!', batch: 'b!' } as const;
 const END = '\uffff';
 /** Keys whose existence a settlement checks (nonces, payment references): they go into the ledger's filter. */
 const CLAIM_PREFIXES = [P.nonce, P.payment] as const;
@@ -139,6 +156,7 @@ const MAX_CACHED_ACCOUNTS = 65_536;
 
 const partyKey = (p: PartyId): string => `${p.subdomainId}/${p.userId}`;
 const seqKey = (seq: number): string => P.journal + String(seq).padStart(SEQ_DIGITS, '0');
+const batchKey = (seq: number): string => P.batch + String(seq).padStart(SEQ_DIGITS, '0');
 const samePartyAs = (a: PartyId, b: PartyId): boolean => a.subdomainId === b.subdomainId && a.userId === b.userId;
 
 function ledgerError(code: 'ACCESS_DENIED' | 'ACCESS_CONFLICT' | 'ITEM_NOT_FOUND' | 'SECURITY' | 'OVERFLOW' | 'BAD_PARAMETERS' | 'BUSY', message: string): TeeError {
@@ -152,10 +170,8 @@ interface Group {
    * leave one put of its final value (each was computed from the one before through the overlay).
    */
   writes: Map<string, unknown>;
-  /** Receipts still being signed; the batch waits for them. */
-  receipts: Promise<void>[];
-  /** Called when the group closes, before waiting for `receipts`. */
-  sealers: Set<GroupSealer>;
+  /** Called when the group closes, each with the first sequence number it sealed (its batch's key). */
+  sealers: Map<GroupSealer, number>;
   promise: Promise<void>;
   resolve: () => void;
   reject: (err: unknown) => void;
@@ -288,12 +304,16 @@ export class Ledger {
   /**
    * Settle a verified online payment. Rejects a seen nonce (SECURITY 'replayed payment'), an order
    * already paid (ACCESS_CONFLICT), a missing account (ITEM_NOT_FOUND) and insufficient funds
-   * (ACCESS_DENIED); on any rejection nothing is written.
+   * (ACCESS_DENIED); on any rejection nothing is written. The receipt is made by `issue` alone, or
+   * joins its group's batch, sealed by `seal` (see BatchedReceiptIssuer).
    */
-  settleOnline(s: OnlineSettlement, issue: ReceiptIssuer | AsyncReceiptIssuer, seal?: GroupSealer): Promise<SettlementRecord> {
+  settleOnline(s: OnlineSettlement, issue: ReceiptIssuer): Promise<SettlementRecord>;
+  settleOnline(s: OnlineSettlement, issue: BatchedReceiptIssuer, seal: GroupSealer): Promise<SettlementRecord>;
+  settleOnline(s: OnlineSettlement, issue: ReceiptIssuer | BatchedReceiptIssuer, seal?: GroupSealer): Promise<SettlementRecord> {
     if (this.closed) return Promise.reject(ledgerError('BUSY', 'ledger: closed'));
     return this.queue.run(async () => {
-      const nonceKey = `${P.nonce}${partyKey(s.payer)}/${toHex(s.nonce)}`;
+      const nonce = toHex(s.nonce);
+      const nonceKey = `${P.nonce}${partyKey(s.payer)}/${nonce}`;
       const refKey = `${P.payment}online/${partyKey(s.payee)}/${s.orderId}`;
       if (this.exists(nonceKey)) throw ledgerError('SECURITY', 'replayed payment');
       if (this.exists(refKey)) throw ledgerError('ACCESS_CONFLICT', `order ${s.orderId} is already paid`);
@@ -302,13 +322,12 @@ export class Ledger {
       const issued = issue({ seq, settledAt: s.at });
       const record: SettlementRecord = {
         kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency,
-        seq, settledAt: s.at, digest: s.digest, receipt: issued instanceof Uint8Array ? toBase64url(issued) : '',
+        seq, settledAt: s.at, digest: s.digest, nonce,
       };
+      if (seal) record.receiptBatch = { seq: this.group?.sealers.get(seal) ?? seq, index: issued as number };
+      else record.receipt = toBase64url(issued as Uint8Array);
       const entry: JournalEntry = { seq, at: s.at, kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency };
-      const receipt = issued instanceof Uint8Array ? undefined : issued.then((bytes) => {
-        record.receipt = toBase64url(bytes);
-      });
-      const durable = this.stage(receipt, seal, [...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
+      const durable = this.stage(seal, [...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
       return { record, durable };
     }).then(async ({ record, durable }) => {
       await durable;
@@ -355,6 +374,11 @@ export class Ledger {
   /** A settled payment by payee and reference (orderId or txId). */
   async payment(kind: 'online' | 'offline', payee: PartyId, reference: string): Promise<SettlementRecord | undefined> {
     return (await this.db.get(`${P.payment}${kind}/${partyKey(payee)}/${reference}`)) as SettlementRecord | undefined;
+  }
+
+  /** A batch of receipts sealed together (what its GroupSealer resolved to), by the record's `receiptBatch.seq`. */
+  async receiptBatch(seq: number): Promise<unknown> {
+    return this.db.get(batchKey(seq));
   }
 
   /** Whether the payer's nonce has been used by a settled online payment. */
@@ -441,7 +465,7 @@ export class Ledger {
   }
 
   /** Add a settlement's writes to the open group; resolves once the group is written. */
-  private stage(receipt: Promise<void> | undefined, seal: GroupSealer | undefined, ops: Op[]): Promise<void> {
+  private stage(seal: GroupSealer | undefined, ops: Op[]): Promise<void> {
     let g = this.group;
     if (!g) {
       let resolve!: () => void;
@@ -450,13 +474,9 @@ export class Ledger {
         resolve = res;
         reject = rej;
       });
-      g = this.group = { writes: new Map(), receipts: [], sealers: new Set(), promise, resolve, reject };
+      g = this.group = { writes: new Map(), sealers: new Map(), promise, resolve, reject };
     }
-    if (seal) g.sealers.add(seal);
-    if (receipt) {
-      receipt.catch(() => undefined); // reported through the group
-      g.receipts.push(receipt);
-    }
+    if (seal && !g.sealers.has(seal)) g.sealers.set(seal, this.nextSeq);
     for (const op of ops) {
       g.writes.set(op.key, op.value);
       this.overlay.set(op.key, op.value);
@@ -475,8 +495,11 @@ export class Ledger {
       this.group = null;
       const seqAfter = this.nextSeq;
       try {
-        for (const seal of g.sealers) seal();
-        if (g.receipts.length) await Promise.all(g.receipts);
+        if (g.sealers.size) {
+          // Every sealer is called before the first await: each seals exactly this group's receipts.
+          const batches = await Promise.all([...g.sealers].map(async ([sealer, seq]) => [batchKey(seq), await sealer.seal()] as const));
+          for (const [key, value] of batches) g.writes.set(key, value);
+        }
         await this.writeGroup(g.writes);
       } catch (err) {
         const later = this.group as Group | null;
@@ -486,7 +509,10 @@ export class Ledger {
         this.accounts.clear();
         this.nextSeq = this.committedSeq;
         g.reject(err);
-        later?.reject(err);
+        if (later) {
+          for (const sealer of later.sealers.keys()) sealer.drop();
+          later.reject(err);
+        }
         continue;
       }
       this.committedSeq = seqAfter;

@@ -12,7 +12,7 @@
 import { TeeError } from '../../common/errors.js';
 import { encode, decode } from '../../common/codec.js';
 import { aarray, abytes, aint } from '../../common/checks.js';
-import { concatBytes, utf8 } from '../../common/bytes.js';
+import { concatBytes, constantTimeEqual, utf8 } from '../../common/bytes.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
 import { decodeStatement, encodeStatement, signingBytes, signingBytesAfter, type Receipt } from '../../protocol/payment.js';
 
@@ -93,6 +93,8 @@ function rootFromPath(sha256: Hash, leaf: Uint8Array, index: number, size: numbe
 /** A batch whose tree is built: `message` is what the backend signs; `seal` attaches the signature. */
 export interface PreparedBatch {
   message: Uint8Array;
+  /** The leaf hashes, in order: with the signature, what it takes to rebuild any receipt of the batch (rebuildSealed). */
+  leaves: Uint8Array[];
   seal(signature: Uint8Array): { receipt: SealedReceipt; bytes: Uint8Array }[];
 }
 
@@ -107,9 +109,11 @@ export function prepareBatch(sha256: Hash, statements: Receipt[]): PreparedBatch
     return b;
   });
   const signing = leafInputs.map((b) => b.subarray(LEAF.length));
-  const { root, paths } = treeWithPaths(sha256, leafInputs.map((b) => sha256(b)));
+  const leaves = leafInputs.map((b) => sha256(b));
+  const { root, paths } = treeWithPaths(sha256, leaves);
   return {
     message: batchSigningBytes(root, size),
+    leaves,
     seal: (signature) =>
       statements.map((statement, index) => {
         const receipt: SealedReceipt = { statement, signature, proof: { index, size, path: paths[index]! } };
@@ -125,6 +129,22 @@ export function prepareBatch(sha256: Hash, statements: Receipt[]): PreparedBatch
 export function sealBatch(sha256: Hash, statements: Receipt[], sign: (message: Uint8Array) => Uint8Array): { receipt: SealedReceipt; bytes: Uint8Array }[] {
   const batch = prepareBatch(sha256, statements);
   return batch.seal(sign(batch.message));
+}
+
+/**
+ * One receipt of a sealed batch again, from its statement, the batch's signature and its leaf hashes
+ * (`leaves`: 32 bytes each, concatenated): the same bytes as when it was handed out. Throws
+ * BAD_PARAMETERS if the statement's leaf is not the one at `index` (the statement is not that receipt).
+ */
+export function rebuildSealed(sha256: Hash, statement: Receipt, signature: Uint8Array, leaves: Uint8Array, index: number): { receipt: SealedReceipt; bytes: Uint8Array } {
+  const size = leaves.length / 32;
+  if (!Number.isInteger(size) || size < 1 || size > MAX_BATCH_RECEIPTS) throw bad('batch leaves malformed');
+  if (!Number.isInteger(index) || index < 0 || index >= size) throw bad('index out of range');
+  const hashes = Array.from({ length: size }, (_, i) => leaves.subarray(i * 32, i * 32 + 32));
+  const signing = signingBytes(statement);
+  if (!constantTimeEqual(sha256(concatBytes(LEAF, signing)), hashes[index]!)) throw bad('statement does not match its leaf');
+  const receipt: SealedReceipt = { statement, signature, proof: { index, size, path: treeWithPaths(sha256, hashes).paths[index]! } };
+  return { receipt, bytes: encodeSealed(statementBytesOf(signing), receipt) };
 }
 
 function encodeSealed(statementBytes: Uint8Array, r: SealedReceipt): Uint8Array {

@@ -3,6 +3,7 @@
  * service. Bytes travel as base64url strings. See ./server.ts for the transport around it.
  */
 import { astring, aint } from '../../common/checks.js';
+import { TeeError } from '../../common/errors.js';
 import { MAX_AMOUNT, type PartyId } from '../../protocol/payment.js';
 import { ID_PATTERN } from '../../cpk/index.js';
 import { b64, bytesField } from './http.js';
@@ -80,6 +81,18 @@ export const ROUTES: readonly Route[] = [
     handle: async ({ service, body }) => {
       const { receiptBytes } = await service.submitOnline(bytesField(body, 'payment'));
       return { body: { status: 'settled', receipt: b64(receiptBytes) } };
+    },
+  },
+  {
+    // The receipt handed out for a settlement, again (a wallet that lost it asks for it by reference).
+    method: 'GET',
+    pattern: /^\/v1\/receipts\/(online|offline)\/([^/]+)\/([^/]+)\/([^/]+)$/,
+    handle: async ({ service, params }) => {
+      const payee = party(params[1], params[2]);
+      const reference = id(params[3], 'reference');
+      const stored = await service.storedReceipt(params[0] === 'online' ? 'online' : 'offline', payee, reference);
+      if (!stored) throw new TeeError('ITEM_NOT_FOUND', `no settlement ${reference} for ${payee.userId}@${payee.subdomainId}`, 'BACKEND');
+      return { body: { receipt: b64(stored.receiptBytes) } };
     },
   },
   {

@@ -9,15 +9,15 @@
  */
 import { availableParallelism } from 'node:os';
 import { TeeError } from '../../common/errors.js';
-import { fromBase64url } from '../../common/bytes.js';
+import { concatBytes, fromBase64url, fromHex, toBase64url } from '../../common/bytes.js';
 import type { CryptoProvider, KeyPair } from '../../crypto/provider.js';
 import type { PartyId, Receipt } from '../../protocol/payment.js';
 import { decodePublicMatrix, encodePublicMatrix, type PublicMatrix } from '../../cpk/index.js';
-import type { DuplicateRecord, Ledger, SettlementRecord } from './ledger.js';
+import type { DuplicateRecord, GroupSealer, Ledger, SettlementRecord } from './ledger.js';
 import type { SubdomainDirectory } from './directory.js';
 import { verifyOfflinePair, verifyOnlinePayment, verifyOnlinePaymentWith, type AsyncVerifier, type VerifyContext } from './verify.js';
 import type { VerifyPool } from './verify-pool.js';
-import { decodeSealedReceipt, prepareBatch, sealBatch, type SealedReceipt } from './receipts.js';
+import { decodeSealedReceipt, prepareBatch, rebuildSealed, sealBatch, type SealedReceipt } from './receipts.js';
 
 export interface SettledPayment {
   receipt: SealedReceipt;
@@ -53,6 +53,7 @@ export class SettlementService {
   /** Where online signatures are checked off this thread, if anywhere. */
   private readonly verifier: AsyncVerifier | undefined;
   private readonly sealer: ReceiptSealer;
+  private readonly sha256: (b: Uint8Array) => Uint8Array;
 
   constructor(options: SettlementServiceOptions) {
     this.provider = options.provider;
@@ -67,6 +68,7 @@ export class SettlementService {
       this.verifier = (k, m, s) => limit.run(() => provider.verifyAsync!('p256', k, m, s));
     }
     this.sealer = new ReceiptSealer(provider, options.backendKey.secretKey);
+    this.sha256 = (b) => provider.sha256(b);
     this.ctx = { provider: options.provider, keys: options.directory, now: options.now ?? Date.now };
   }
 
@@ -109,13 +111,39 @@ export class SettlementService {
     await this.ledger.settleOnline(
       { payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, orderId: p.orderId, nonce: p.nonce, digest, at: this.ctx.now() },
       (settled) => {
-        sealed = this.sealer.add(receiptStatement({ reference: p.orderId, payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, nonce: p.nonce, ...settled }));
-        return sealed.then((r) => r.receiptBytes);
+        const added = this.sealer.add(receiptStatement({ reference: p.orderId, payer: p.payer, payee: p.payee, amount: p.amount, currency: p.currency, nonce: p.nonce, ...settled }));
+        sealed = added.receipt;
+        return added.index;
       },
-      this.sealer.seal,
+      this.sealer,
     );
     // settleOnline resolved, so the issuer ran and its receipt is part of the durable group.
     return sealed!;
+  }
+
+  /**
+   * The receipt handed out for a settled payment, rebuilt from the ledger (byte for byte), or
+   * undefined if nothing is settled under that reference. CORRUPT_OBJECT if the stored record or its
+   * batch no longer match each other (the ledger's files were edited).
+   */
+  async storedReceipt(kind: 'online' | 'offline', payee: PartyId, reference: string): Promise<SettledPayment | undefined> {
+    const record = await this.ledger.payment(kind, payee, reference);
+    if (!record) return undefined;
+    if (record.receipt !== undefined) return receiptOf(record);
+    const corrupt = () => new TeeError('CORRUPT_OBJECT', `receipt of ${reference}: the stored record does not match its sealed batch`, 'BACKEND');
+    if (!record.receiptBatch || record.nonce === undefined) throw corrupt();
+    const stored = await this.ledger.receiptBatch(record.receiptBatch.seq);
+    try {
+      const batch = stored as StoredBatch;
+      const statement = receiptStatement({
+        reference: record.reference, payer: record.payer, payee: record.payee, amount: record.amount, currency: record.currency,
+        nonce: fromHex(record.nonce), seq: record.seq, settledAt: record.settledAt,
+      });
+      const r = rebuildSealed(this.sha256, statement, fromBase64url(batch.signature), fromBase64url(batch.leaves), record.receiptBatch.index);
+      return { receipt: r.receipt, receiptBytes: r.bytes };
+    } catch {
+      throw corrupt();
+    }
   }
 
   /** Verify an offline (offer, payment) pair and reconcile it; duplicates are flagged, not settled. */
@@ -137,13 +165,19 @@ export class SettlementService {
   }
 }
 
+/** What the ledger stores once per sealed batch: the signature over its root, and every leaf hash (32 bytes each, concatenated). */
+interface StoredBatch {
+  signature: string;
+  leaves: string;
+}
+
 /**
  * Collects the receipts of the group being staged and seals them with one signature when the ledger
- * closes the group (`seal`, the ledger's GroupSealer); the signature is made off this thread where the
+ * closes the group (the ledger's GroupSealer); the signature is made off this thread where the
  * provider can (signAsync). A failed signature fails every receipt of the batch, and so its group:
- * nothing of it is written or acknowledged.
+ * nothing of it is written or acknowledged. What the ledger keeps of a batch is its StoredBatch.
  */
-class ReceiptSealer {
+class ReceiptSealer implements GroupSealer {
   private pending: { statement: Receipt; resolve: (r: SettledPayment) => void; reject: (err: unknown) => void }[] = [];
   private readonly sha256: (b: Uint8Array) => Uint8Array;
   private readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
@@ -155,28 +189,37 @@ class ReceiptSealer {
       : async (m) => provider.sign('p256', secretKey, m);
   }
 
-  add(statement: Receipt): Promise<SettledPayment> {
-    return new Promise((resolve, reject) => this.pending.push({ statement, resolve, reject }));
+  /** Add a receipt to the batch being collected: its position there, and the receipt once sealed. */
+  add(statement: Receipt): { index: number; receipt: Promise<SettledPayment> } {
+    const index = this.pending.length;
+    const receipt = new Promise<SettledPayment>((resolve, reject) => this.pending.push({ statement, resolve, reject }));
+    // Read only once the group is durable; if the group fails, the ledger reports it.
+    receipt.catch(() => undefined);
+    return { index, receipt };
   }
 
-  readonly seal = (): void => {
+  async seal(): Promise<StoredBatch> {
     const batch = this.pending;
-    if (batch.length === 0) return;
     this.pending = [];
-    const fail = (err: unknown) => {
-      const failure = err instanceof TeeError ? err : new TeeError('GENERIC', 'receipt: sealing failed', 'BACKEND');
-      for (const p of batch) p.reject(failure);
-    };
     try {
       const prepared = prepareBatch(this.sha256, batch.map((p) => p.statement));
-      this.sign(prepared.message).then((signature) => {
-        const sealed = prepared.seal(signature);
-        batch.forEach((p, i) => p.resolve({ receipt: sealed[i]!.receipt, receiptBytes: sealed[i]!.bytes }));
-      }, fail);
+      const signature = await this.sign(prepared.message);
+      const sealed = prepared.seal(signature);
+      batch.forEach((p, i) => p.resolve({ receipt: sealed[i]!.receipt, receiptBytes: sealed[i]!.bytes }));
+      return { signature: toBase64url(signature), leaves: toBase64url(concatBytes(...prepared.leaves)) };
     } catch (err) {
-      fail(err);
+      const failure = err instanceof TeeError ? err : new TeeError('GENERIC', 'receipt: sealing failed', 'BACKEND');
+      for (const p of batch) p.reject(failure);
+      throw failure;
     }
-  };
+  }
+
+  drop(): void {
+    const batch = this.pending;
+    this.pending = [];
+    const dropped = new TeeError('BUSY', 'receipt: its group was dropped', 'BACKEND');
+    for (const p of batch) p.reject(dropped);
+  }
 }
 
 /**
@@ -219,7 +262,9 @@ function decodeMatrix(bytes: Uint8Array): PublicMatrix {
   }
 }
 
+/** A receipt stored whole in its record (offline settlements always are). */
 function receiptOf(record: SettlementRecord): SettledPayment {
+  if (record.receipt === undefined) throw new TeeError('CORRUPT_OBJECT', `receipt of ${record.reference}: not stored with its record`, 'BACKEND');
   const receiptBytes = fromBase64url(record.receipt);
   return { receipt: decodeSealedReceipt(receiptBytes), receiptBytes };
 }

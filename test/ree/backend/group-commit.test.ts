@@ -82,4 +82,43 @@ describe('ledger group commit', () => {
     expect(seqs).toEqual(Array.from({ length: 8 }, (_, i) => i + 1));
     await ledger.close();
   });
+
+  it('receipts sealed per group: one batch record per group, positions from 0, and a group dropped after a failed seal is forgotten', async () => {
+    const ledger = await open(1000);
+    let collected: number[] = [];
+    const seals: number[][] = [];
+    let drops = 0;
+    let failNext = true;
+    const sealer = {
+      async seal() {
+        const batch = collected;
+        collected = [];
+        seals.push(batch);
+        if (failNext) {
+          failNext = false;
+          await new Promise((r) => setTimeout(r, 20)); // later settlements stage meanwhile
+          throw new TeeError('GENERIC', 'receipt: sealing failed', 'BACKEND');
+        }
+        return { seqs: batch };
+      },
+      drop() {
+        drops++;
+        collected = [];
+      },
+    };
+    const issue = ({ seq }: { seq: number }) => collected.push(seq) - 1;
+    const firstGroup = Array.from({ length: 3 }, (_, i) => ledger.settleOnline(online(i), issue, sealer));
+    await new Promise((r) => setTimeout(r, 5)); // the first group is sealing
+    const laterGroup = Array.from({ length: 4 }, (_, i) => ledger.settleOnline(online(10 + i), issue, sealer));
+    for (const r of await Promise.allSettled([...firstGroup, ...laterGroup])) expect(r.status).toBe('rejected');
+    expect(drops).toBe(1);
+    // Nothing of either group was written; the next group seals only its own settlements, from position 0.
+    const records = await Promise.all(Array.from({ length: 5 }, (_, i) => ledger.settleOnline(online(20 + i), issue, sealer)));
+    expect(records.map((r) => r.receiptBatch!.index).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(new Set(records.map((r) => r.receiptBatch!.seq)).size).toBe(1);
+    expect(await ledger.receiptBatch(records[0]!.receiptBatch!.seq)).toEqual({ seqs: records.map((r) => r.seq).sort((a, b) => a - b) });
+    expect(records.every((r) => r.receipt === undefined)).toBe(true);
+    expect(await ledger.balances(alice)).toEqual({ CNY: 1000 - 5 * 10 });
+    await ledger.close();
+  });
 });

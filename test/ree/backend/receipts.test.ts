@@ -13,6 +13,7 @@ import type { Receipt } from '../../../src/protocol/payment.js';
 import {
   batchSigningBytes, decodeSealedReceipt, encodeSealedReceipt, sealBatch, verifySealedReceipt, type SealedReceipt,
 } from '../../../src/ree/backend/receipts.js';
+import { Level } from 'level';
 import { Ledger } from '../../../src/ree/backend/ledger.js';
 import { SubdomainDirectory } from '../../../src/ree/backend/directory.js';
 import { SettlementService } from '../../../src/ree/backend/settle.js';
@@ -107,10 +108,45 @@ describe('receipt sealing in the settle service', () => {
     for (const r of settled) verifySealedReceipt(provider, r.receiptBytes, key.publicKey);
     const signatures = new Set(settled.map((r) => Buffer.from(r.receipt.signature).toString('hex')));
     expect(signatures.size).toBeLessThan(settled.length);
-    // What the ledger stored is what was handed out.
-    const stored = await ledger.payment('online', shop.party, 'G-3');
-    expect(stored?.receipt).toBe(Buffer.from(settled[3]!.receiptBytes).toString('base64url'));
+    // What the ledger stored rebuilds what was handed out, byte for byte; each batch is stored once.
+    for (const [i, r] of settled.entries()) expect((await s.storedReceipt('online', shop.party, `G-${i}`))?.receiptBytes).toEqual(r.receiptBytes);
+    const record = await ledger.payment('online', shop.party, 'G-3');
+    expect(record?.receipt).toBeUndefined();
+    const batchSeqs = new Set(await Promise.all(settled.map(async (r) => (await ledger.payment('online', shop.party, r.receipt.statement.reference))!.receiptBatch!.seq)));
+    expect(batchSeqs.size).toBe(signatures.size);
+    expect(await s.storedReceipt('online', shop.party, 'G-404')).toBeUndefined();
     await ledger.close();
+  });
+
+  it('a record or a batch leaf edited on disk no longer rebuilds its receipt (CORRUPT_OBJECT)', async () => {
+    const first = await service('edited');
+    const alice = world.identity('retail', 'alice');
+    const shop = world.identity('retail', 'shop');
+    await first.s.openAccount(alice.party, 'CNY', 1000);
+    await first.s.openAccount(shop.party, 'CNY', 0);
+    const payments = Array.from({ length: 3 }, (_, i) => signAs(provider, alice, onlinePayment(alice.party, shop.party, { amount: 7, orderId: `E-${i}`, nonce: nonce() })));
+    await Promise.all(payments.map((p) => first.s.submitOnline(p)));
+    const record = (await first.ledger.payment('online', shop.party, 'E-1'))!;
+    const e0 = (await first.ledger.payment('online', shop.party, 'E-0'))!.receiptBatch!;
+    const e2 = (await first.ledger.payment('online', shop.party, 'E-2'))!.receiptBatch!;
+    await first.ledger.close();
+    // The REE's files are plain: anyone may edit them. Raise E-1's amount, and flip E-2's leaf in its batch.
+    const db = new Level<string, unknown>(join(dir, 'edited'), { keyEncoding: 'utf8', valueEncoding: 'json' });
+    await db.put('p!online/retail/shop/E-1', { ...record, amount: 700 });
+    const batchKey = `b!${String(e2.seq).padStart(16, '0')}`;
+    const batch = (await db.get(batchKey)) as { signature: string; leaves: string };
+    const leaves = Buffer.from(batch.leaves, 'base64url');
+    leaves[e2.index * 32]! ^= 1;
+    await db.put(batchKey, { ...batch, leaves: leaves.toString('base64url') });
+    await db.close();
+    const again = await service('edited');
+    await expectTeeError(again.s.storedReceipt('online', shop.party, 'E-1'), 'CORRUPT_OBJECT');
+    await expectTeeError(again.s.storedReceipt('online', shop.party, 'E-2'), 'CORRUPT_OBJECT');
+    // E-0 still rebuilds; if it shares E-2's batch, its path now holds the flipped leaf and its seal fails.
+    const rebuilt = (await again.s.storedReceipt('online', shop.party, 'E-0'))!;
+    if (e0.seq === e2.seq) expect(() => verifySealedReceipt(provider, rebuilt.receiptBytes, key.publicKey)).toThrow(/does not verify/);
+    else verifySealedReceipt(provider, rebuilt.receiptBytes, key.publicKey);
+    await again.ledger.close();
   });
 
   it('a failed seal fails its group: nothing written, the nonces still unused, the payments settle later', async () => {

@@ -52,6 +52,15 @@ describe('backend: online payments over HTTP', () => {
     expect((await t.client.balance('retail', 'shop-1')).CNY).toBeGreaterThanOrEqual(1234);
   });
 
+  it('hands the same receipt out again by payee and reference; an unknown one is ITEM_NOT_FOUND (404)', async () => {
+    const statement = onlinePayment(alice().party, shop, { amount: 5, orderId: 'ORD-again' });
+    const { receiptBytes } = await t.client.submitPayment(signAs(provider, alice(), statement));
+    expect((await t.client.storedReceipt('online', shop, 'ORD-again')).receiptBytes).toEqual(receiptBytes);
+    await expectTeeError(t.client.storedReceipt('online', shop, 'ORD-none'), 'ITEM_NOT_FOUND');
+    await expectTeeError(t.client.storedReceipt('offline', shop, 'ORD-again'), 'ITEM_NOT_FOUND');
+    expect((await rawRequest(`${t.backend.url}/v1/receipts/online/retail/shop-1/bad%20id`)).status).toBe(400);
+  });
+
   it('rejects a forged signature (another user signs as alice)', async () => {
     const statement = onlinePayment(alice().party, shop, { amount: 10 });
     const forged = signAs(provider, bob(), statement);

@@ -43,8 +43,8 @@ describe('settle with a worker pool', () => {
     const settled = await Promise.all(payments.map((p) => service.submitOnline(p)));
     for (const s of settled) {
       expect(verifyReceipt(nativeProvider, s.receiptBytes, backendKey.publicKey).statement).toEqual(s.receipt.statement);
-      const stored = await ledger.payment('online', shop.party, s.receipt.statement.reference);
-      expect(stored?.receipt.length).toBeGreaterThan(0);
+      const stored = await service.storedReceipt('online', shop.party, s.receipt.statement.reference);
+      expect(stored?.receiptBytes).toEqual(s.receiptBytes);
     }
     expect(await service.balances(alice.party)).toEqual({ CNY: 940 });
     await expectTeeError(service.submitOnline(payments[0]!), 'SECURITY');
