@@ -37,10 +37,15 @@ describe('constantTimeEqual', () => {
 describe('hex', () => {
   it('round trips, respecting views', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 64 }), (b) => {
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+        expect(toHex(b)).toBe(Buffer.from(b).toString('hex'));
         expect(fromHex(toHex(b))).toEqual(b);
       }),
     );
+    // Each call stands alone: a long value after a short one, a short one after a long one.
+    expect(toHex(new Uint8Array(64).fill(0xff))).toBe('ff'.repeat(64));
+    expect(toHex(new Uint8Array([1]))).toBe('01');
+    expect(toHex(new Uint8Array(0))).toBe('');
     expect(toHex(view([0xde, 0xad]))).toBe('dead');
     expect(fromHex('DEADbeef')).toEqual(new Uint8Array([0xde, 0xad, 0xbe, 0xef]));
     expect(fromHex('')).toEqual(new Uint8Array(0));
