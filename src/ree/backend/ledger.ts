@@ -1,7 +1,8 @@
 /**
  * The backend's ledger over `level`: account balances, settled payments by reference, seen nonces,
- * offline (payer, counter) claims, flagged duplicates, registered subdomain matrices and an
- * append-only journal with sequence numbers.
+ * offline (payer, counter) claims, flagged duplicates, registered subdomain matrices, the batches
+ * of receipts sealed together (one record per group commit) and an append-only journal with
+ * sequence numbers.
  *
  * Guarantees: every settlement is one atomic `batch` (debit, credit, payment record, nonce or
  * counter claim, journal entry), and every mutation runs through one in-process queue, so checks and

@@ -2,7 +2,9 @@
  * Batch-sealed receipts: every receipt of a batch verifies on its own under the backend key (both
  * providers), and every way of bending one fails: altered fields, another receipt's seal, a moved
  * index or size, a shortened or lengthened path, another key, a batch signature for another root.
- * Also: the service signs once per group commit, and a failed seal fails the whole group.
+ * Also: a receipt rebuilt from its batch is the same bytes; the service signs once per group commit,
+ * stores each batch once (an edited record or leaf no longer rebuilds), and a failed seal fails the
+ * whole group.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -10,8 +12,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeProvider, nobleProvider } from '../../../src/crypto/index.js';
 import type { Receipt } from '../../../src/protocol/payment.js';
+import { concatBytes } from '../../../src/common/bytes.js';
 import {
-  batchSigningBytes, decodeSealedReceipt, encodeSealedReceipt, sealBatch, verifySealedReceipt, type SealedReceipt,
+  batchSigningBytes, decodeSealedReceipt, encodeSealedReceipt, prepareBatch, rebuildSealed, sealBatch, verifySealedReceipt, type SealedReceipt,
 } from '../../../src/ree/backend/receipts.js';
 import { Level } from 'level';
 import { Ledger } from '../../../src/ree/backend/ledger.js';
@@ -70,6 +73,22 @@ describe('sealed receipts', () => {
     refused({ ...r, signature: other[0]!.receipt.signature });
     // A genuine batch signature over some other root.
     refused({ statement: r.statement, signature: sign(batchSigningBytes(sha256(new Uint8Array(1)), 1)), proof: { index: 0, size: 1, path: [] } });
+  });
+
+  it('rebuilds every receipt of a batch from its statement, the signature and the leaf hashes, byte for byte', () => {
+    for (const n of [1, 2, 3, 7, 16, 33]) {
+      const statements = Array.from({ length: n }, (_, i) => receipt(i + 1));
+      const batch = prepareBatch(sha256, statements);
+      const signature = sign(batch.message);
+      const sealed = batch.seal(signature);
+      const leaves = concatBytes(...batch.leaves);
+      statements.forEach((st, i) => expect(rebuildSealed(sha256, st, signature, leaves, i).bytes).toEqual(sealed[i]!.bytes));
+      // Another position, another statement, or leaves that are not whole hashes do not rebuild.
+      if (n > 1) expect(() => rebuildSealed(sha256, statements[0]!, signature, leaves, 1)).toThrow(/does not match its leaf/);
+      expect(() => rebuildSealed(sha256, { ...statements[0]!, amount: 1 }, signature, leaves, 0)).toThrow(/does not match its leaf/);
+      expect(() => rebuildSealed(sha256, statements[0]!, signature, leaves.subarray(1), 0)).toThrow(/leaves malformed/);
+      expect(() => rebuildSealed(sha256, statements[0]!, signature, leaves, n)).toThrow(/out of range/);
+    }
   });
 
   it('rejects malformed bytes with a TeeError from the backend', () => {
