@@ -89,7 +89,7 @@ export class BackendClient {
 
   /** The receipt the backend handed out for a settlement, fetched again by payee and reference (ITEM_NOT_FOUND if none). */
   async storedReceipt(kind: 'online' | 'offline', payee: PartyId, reference: string): Promise<SubmittedPayment> {
-    const path = ['/v1/receipts', kind, payee.subdomainId, payee.userId, reference].map((p, i) => (i ? encodeURIComponent(p) : p)).join('/');
+    const path = `/v1/receipts/${kind}/${encodeURIComponent(payee.subdomainId)}/${encodeURIComponent(payee.userId)}/${encodeURIComponent(reference)}`;
     return this.receiptOf(await this.request('GET', path));
   }
 

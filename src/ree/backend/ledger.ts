@@ -325,10 +325,10 @@ export class Ledger {
         kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency,
         seq, settledAt: s.at, digest: s.digest, nonce,
       };
-      if (seal) record.receiptBatch = { seq: this.group?.sealers.get(seal) ?? seq, index: issued as number };
+      if (seal) record.receiptBatch = { seq: this.joinSealer(seal), index: issued as number };
       else record.receipt = toBase64url(issued as Uint8Array);
       const entry: JournalEntry = { seq, at: s.at, kind: 'online', reference: s.orderId, payer: s.payer, payee: s.payee, amount: s.amount, currency: s.currency };
-      const durable = this.stage(seal, [...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
+      const durable = this.stage([...this.transfer(payer, payee, s.amount, s.currency), this.put(refKey, record), this.put(nonceKey, seq), this.put(seqKey(seq), entry)]);
       return { record, durable };
     }).then(async ({ record, durable }) => {
       await durable;
@@ -466,18 +466,8 @@ export class Ledger {
   }
 
   /** Add a settlement's writes to the open group; resolves once the group is written. */
-  private stage(seal: GroupSealer | undefined, ops: Op[]): Promise<void> {
-    let g = this.group;
-    if (!g) {
-      let resolve!: () => void;
-      let reject!: (err: unknown) => void;
-      const promise = new Promise<void>((res, rej) => {
-        resolve = res;
-        reject = rej;
-      });
-      g = this.group = { writes: new Map(), sealers: new Map(), promise, resolve, reject };
-    }
-    if (seal && !g.sealers.has(seal)) g.sealers.set(seal, this.nextSeq);
+  private stage(ops: Op[]): Promise<void> {
+    const g = this.openGroup();
     for (const op of ops) {
       g.writes.set(op.key, op.value);
       this.overlay.set(op.key, op.value);
@@ -486,6 +476,30 @@ export class Ledger {
     this.nextSeq++;
     this.flushing ??= this.flushGroups();
     return g.promise;
+  }
+
+  /** The group being staged, opened if there is none. */
+  private openGroup(): Group {
+    if (this.group) return this.group;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const promise = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return (this.group = { writes: new Map(), sealers: new Map(), promise, resolve, reject });
+  }
+
+  /**
+   * Register `seal` with the open group (the settlement about to be staged is its first there, or
+   * a later one): the sequence number its batch is stored under, the first it sealed in this group.
+   */
+  private joinSealer(seal: GroupSealer): number {
+    const sealers = this.openGroup().sealers;
+    const seq = sealers.get(seal);
+    if (seq !== undefined) return seq;
+    sealers.set(seal, this.nextSeq);
+    return this.nextSeq;
   }
 
   private async flushGroups(): Promise<void> {

@@ -14,7 +14,7 @@ import { encode, decode } from '../../common/codec.js';
 import { aarray, abytes, aint } from '../../common/checks.js';
 import { concatBytes, constantTimeEqual, utf8 } from '../../common/bytes.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { decodeStatement, encodeStatement, signingBytes, signingBytesAfter, type Receipt } from '../../protocol/payment.js';
+import { decodeStatement, encodeStatement, signingBytesAfter, type Receipt } from '../../protocol/payment.js';
 
 /** A receipt as the backend hands it out. */
 export interface SealedReceipt {
@@ -44,7 +44,19 @@ export function batchSigningBytes(root: Uint8Array, size: number): Uint8Array {
 }
 
 export function receiptLeafHash(sha256: Hash, statement: Receipt): Uint8Array {
-  return sha256(concatBytes(LEAF, signingBytes(statement)));
+  return sha256(leafInputOf(statement));
+}
+
+/** What a leaf hashes: LEAF || signing bytes, built in one buffer (`.subarray(LEAF.length)` is the signing bytes). */
+function leafInputOf(statement: Receipt): Uint8Array {
+  const b = signingBytesAfter(LEAF.length, statement);
+  b.set(LEAF, 0);
+  return b;
+}
+
+/** `n` leaf hashes of 32 bytes, concatenated, as views. */
+function leafViews(leaves: Uint8Array, n: number): Uint8Array[] {
+  return Array.from({ length: n }, (_, i) => leaves.subarray(i * 32, i * 32 + 32));
 }
 
 /** signingBytes is label, 0, encodeStatement: the statement's encoding is what follows the first zero. */
@@ -93,8 +105,11 @@ function rootFromPath(sha256: Hash, leaf: Uint8Array, index: number, size: numbe
 /** A batch whose tree is built: `message` is what the backend signs; `seal` attaches the signature. */
 export interface PreparedBatch {
   message: Uint8Array;
-  /** The leaf hashes, in order: with the signature, what it takes to rebuild any receipt of the batch (rebuildSealed). */
-  leaves: Uint8Array[];
+  /**
+   * The leaf hashes in order, 32 bytes each, concatenated: with the signature, what it takes to
+   * rebuild any receipt of the batch (rebuildSealed).
+   */
+  leaves: Uint8Array;
   seal(signature: Uint8Array): { receipt: SealedReceipt; bytes: Uint8Array }[];
 }
 
@@ -102,15 +117,11 @@ export interface PreparedBatch {
 export function prepareBatch(sha256: Hash, statements: Receipt[]): PreparedBatch {
   const size = statements.length;
   if (size < 1 || size > MAX_BATCH_RECEIPTS) throw new TeeError('BAD_PARAMETERS', 'receipt batch: size out of range', 'BACKEND');
-  // Each leaf is hashed over LEAF || signing bytes, built in one buffer.
-  const leafInputs = statements.map((s) => {
-    const b = signingBytesAfter(LEAF.length, s);
-    b.set(LEAF, 0);
-    return b;
-  });
+  const leafInputs = statements.map(leafInputOf);
   const signing = leafInputs.map((b) => b.subarray(LEAF.length));
-  const leaves = leafInputs.map((b) => sha256(b));
-  const { root, paths } = treeWithPaths(sha256, leaves);
+  const leaves = new Uint8Array(size * 32);
+  leafInputs.forEach((b, i) => leaves.set(sha256(b), i * 32));
+  const { root, paths } = treeWithPaths(sha256, leafViews(leaves, size));
   return {
     message: batchSigningBytes(root, size),
     leaves,
@@ -140,11 +151,11 @@ export function rebuildSealed(sha256: Hash, statement: Receipt, signature: Uint8
   const size = leaves.length / 32;
   if (!Number.isInteger(size) || size < 1 || size > MAX_BATCH_RECEIPTS) throw bad('batch leaves malformed');
   if (!Number.isInteger(index) || index < 0 || index >= size) throw bad('index out of range');
-  const hashes = Array.from({ length: size }, (_, i) => leaves.subarray(i * 32, i * 32 + 32));
-  const signing = signingBytes(statement);
-  if (!constantTimeEqual(sha256(concatBytes(LEAF, signing)), hashes[index]!)) throw bad('statement does not match its leaf');
+  const hashes = leafViews(leaves, size);
+  const input = leafInputOf(statement);
+  if (!constantTimeEqual(sha256(input), hashes[index]!)) throw bad('statement does not match its leaf');
   const receipt: SealedReceipt = { statement, signature, proof: { index, size, path: treeWithPaths(sha256, hashes).paths[index]! } };
-  return { receipt, bytes: encodeSealed(statementBytesOf(signing), receipt) };
+  return { receipt, bytes: encodeSealed(statementBytesOf(input.subarray(LEAF.length)), receipt) };
 }
 
 function encodeSealed(statementBytes: Uint8Array, r: SealedReceipt): Uint8Array {

@@ -9,7 +9,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { TeeError } from '../../common/errors.js';
-import { concatBytes, fromBase64url, fromHex, toBase64url } from '../../common/bytes.js';
+import { fromBase64url, fromHex, toBase64url } from '../../common/bytes.js';
 import type { CryptoProvider, KeyPair } from '../../crypto/provider.js';
 import type { PartyId, Receipt } from '../../protocol/payment.js';
 import { decodePublicMatrix, encodePublicMatrix, type PublicMatrix } from '../../cpk/index.js';
@@ -53,7 +53,6 @@ export class SettlementService {
   /** Where online signatures are checked off this thread, if anywhere. */
   private readonly verifier: AsyncVerifier | undefined;
   private readonly sealer: ReceiptSealer;
-  private readonly sha256: (b: Uint8Array) => Uint8Array;
 
   constructor(options: SettlementServiceOptions) {
     this.provider = options.provider;
@@ -68,7 +67,6 @@ export class SettlementService {
       this.verifier = (k, m, s) => limit.run(() => provider.verifyAsync!('p256', k, m, s));
     }
     this.sealer = new ReceiptSealer(provider, options.backendKey.secretKey);
-    this.sha256 = (b) => provider.sha256(b);
     this.ctx = { provider: options.provider, keys: options.directory, now: options.now ?? Date.now };
   }
 
@@ -139,7 +137,7 @@ export class SettlementService {
         reference: record.reference, payer: record.payer, payee: record.payee, amount: record.amount, currency: record.currency,
         nonce: fromHex(record.nonce), seq: record.seq, settledAt: record.settledAt,
       });
-      const r = rebuildSealed(this.sha256, statement, fromBase64url(batch.signature), fromBase64url(batch.leaves), record.receiptBatch.index);
+      const r = rebuildSealed((b) => this.provider.sha256(b), statement, fromBase64url(batch.signature), fromBase64url(batch.leaves), record.receiptBatch.index);
       return { receipt: r.receipt, receiptBytes: r.bytes };
     } catch {
       throw corrupt();
@@ -174,11 +172,12 @@ interface StoredBatch {
 /**
  * Collects the receipts of the group being staged and seals them with one signature when the ledger
  * closes the group (the ledger's GroupSealer); the signature is made off this thread where the
- * provider can (signAsync). A failed signature fails every receipt of the batch, and so its group:
- * nothing of it is written or acknowledged. What the ledger keeps of a batch is its StoredBatch.
+ * provider can (signAsync). A failed signature fails the group: nothing of it is written or
+ * acknowledged, and its receipts are never resolved (their callers get the group's error from the
+ * ledger, and never read them). What the ledger keeps of a batch is its StoredBatch.
  */
 class ReceiptSealer implements GroupSealer {
-  private pending: { statement: Receipt; resolve: (r: SettledPayment) => void; reject: (err: unknown) => void }[] = [];
+  private pending: { statement: Receipt; resolve: (r: SettledPayment) => void }[] = [];
   private readonly sha256: (b: Uint8Array) => Uint8Array;
   private readonly sign: (message: Uint8Array) => Promise<Uint8Array>;
 
@@ -189,12 +188,13 @@ class ReceiptSealer implements GroupSealer {
       : async (m) => provider.sign('p256', secretKey, m);
   }
 
-  /** Add a receipt to the batch being collected: its position there, and the receipt once sealed. */
+  /**
+   * Add a receipt to the batch being collected: its position there, and the receipt once sealed
+   * (to be read only once the ledger has made its group durable).
+   */
   add(statement: Receipt): { index: number; receipt: Promise<SettledPayment> } {
     const index = this.pending.length;
-    const receipt = new Promise<SettledPayment>((resolve, reject) => this.pending.push({ statement, resolve, reject }));
-    // Read only once the group is durable; if the group fails, the ledger reports it.
-    receipt.catch(() => undefined);
+    const receipt = new Promise<SettledPayment>((resolve) => this.pending.push({ statement, resolve }));
     return { index, receipt };
   }
 
@@ -206,19 +206,14 @@ class ReceiptSealer implements GroupSealer {
       const signature = await this.sign(prepared.message);
       const sealed = prepared.seal(signature);
       batch.forEach((p, i) => p.resolve({ receipt: sealed[i]!.receipt, receiptBytes: sealed[i]!.bytes }));
-      return { signature: toBase64url(signature), leaves: toBase64url(concatBytes(...prepared.leaves)) };
+      return { signature: toBase64url(signature), leaves: toBase64url(prepared.leaves) };
     } catch (err) {
-      const failure = err instanceof TeeError ? err : new TeeError('GENERIC', 'receipt: sealing failed', 'BACKEND');
-      for (const p of batch) p.reject(failure);
-      throw failure;
+      throw err instanceof TeeError ? err : new TeeError('GENERIC', 'receipt: sealing failed', 'BACKEND');
     }
   }
 
   drop(): void {
-    const batch = this.pending;
     this.pending = [];
-    const dropped = new TeeError('BUSY', 'receipt: its group was dropped', 'BACKEND');
-    for (const p of batch) p.reject(dropped);
   }
 }
 

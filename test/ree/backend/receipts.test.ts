@@ -12,7 +12,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nativeProvider, nobleProvider } from '../../../src/crypto/index.js';
 import type { Receipt } from '../../../src/protocol/payment.js';
-import { concatBytes } from '../../../src/common/bytes.js';
 import {
   batchSigningBytes, decodeSealedReceipt, encodeSealedReceipt, prepareBatch, rebuildSealed, sealBatch, verifySealedReceipt, type SealedReceipt,
 } from '../../../src/ree/backend/receipts.js';
@@ -81,7 +80,7 @@ describe('sealed receipts', () => {
       const batch = prepareBatch(sha256, statements);
       const signature = sign(batch.message);
       const sealed = batch.seal(signature);
-      const leaves = concatBytes(...batch.leaves);
+      const leaves = batch.leaves;
       statements.forEach((st, i) => expect(rebuildSealed(sha256, st, signature, leaves, i).bytes).toEqual(sealed[i]!.bytes));
       // Another position, another statement, or leaves that are not whole hashes do not rebuild.
       if (n > 1) expect(() => rebuildSealed(sha256, statements[0]!, signature, leaves, 1)).toThrow(/does not match its leaf/);
