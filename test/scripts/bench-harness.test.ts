@@ -48,6 +48,49 @@ describe('inFlightProbe', () => {
     expect(started).toBeGreaterThan(8);
     expect(rate).toBeGreaterThan(100);
   });
+
+  it('counts every completion when submissions finish in bursts larger than a step', async () => {
+    // Submissions finish three at a time, every 2 ms (as a group commit or a coalesced record
+    // delivers them), with 4 outstanding. Counting in steps of 4 would lose the rest of each burst
+    // that completed a step: two bursts (6 completions) per step of 4 counted, a third too low.
+    const waiting: (() => void)[] = [];
+    let released = 0;
+    const timer = setInterval(() => {
+      for (const release of waiting.splice(0, 3)) (released++, release());
+    }, 2);
+    try {
+      const submit = () => new Promise<void>((resolve) => waiting.push(resolve));
+      const t0 = performance.now();
+      const r0 = released;
+      const rate = await inFlightProbe('bursts', 4, submit).window(120);
+      const truth = (released - r0) / ((performance.now() - t0) / 1000);
+      // The window misses the fill and the drain, where the release rate is the same; a loaded
+      // machine's timers move both alike.
+      expect(rate / truth).toBeGreaterThan(0.8);
+      expect(rate / truth).toBeLessThan(1.25);
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it('ends its window when the submissions never let a timer run (an inline stack: microtasks only)', async () => {
+    let n = 0;
+    const submit = async () => {
+      n++;
+    };
+    const rate = await inFlightProbe('microtasks', 4, submit).window(20);
+    expect(n).toBeGreaterThan(100);
+    expect(rate).toBeGreaterThan(1000);
+  });
+
+  it('a submission failing during the window rejects it', async () => {
+    let n = 0;
+    const submit = async () => {
+      await tick();
+      if (++n === 50) throw new Error('payment refused');
+    };
+    await expect(inFlightProbe('failing', 2, submit).window(5_000)).rejects.toThrow('payment refused');
+  });
 });
 
 describe('comparePaired', () => {
