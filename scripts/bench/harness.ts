@@ -80,7 +80,7 @@ export function loopProbe(name: string, fn: () => unknown, opts: { opsPerCall?: 
  * Pump.mark), so both ends of the window fall at the same phase of a burst. Counting in steps of
  * `inFlight` (waiting for that many more, again and again) lost the completions a burst delivered
  * past each step. A saturated backend settles its payments a group commit at a time, and its rows
- * read ~6% low (median of paired old/new windows in one process); a coalescing channel answers a
+ * read ~7% low (median of paired old/new windows in one process); a coalescing channel answers a
  * record of calls at a time, but the sign rows' records divide their step, so they read the same.
  * The ends are found by the completions themselves, not by timers: an inline stack can run its
  * calls back to back in microtasks without ever letting a timer fire.
