@@ -68,6 +68,9 @@ export function loopProbe(name: string, fn: () => unknown, opts: { opsPerCall?: 
   };
 }
 
+/** How long after the pipeline is full an in-flight window starts (see inFlightProbe). */
+const START_GAP_MS = 1;
+
 /**
  * A probe that keeps `inFlight` submissions outstanding for the window, as that many concurrent
  * clients would, then lets them finish before the other side's window starts. It measures the
@@ -92,7 +95,8 @@ export function inFlightProbe(name: string, inFlight: number, submit: () => Prom
       const pump = new Pump(inFlight, submit);
       try {
         await pump.next(inFlight);
-        const start = await pump.mark(performance.now());
+        // A moment later, not now: now falls inside the burst that completed the fill.
+        const start = await pump.mark(performance.now() + START_GAP_MS);
         const end = await pump.mark(start.at + ms);
         return (end.completed - start.completed) / ((end.at - start.at) / 1000);
       } finally {
