@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { utf8 } from '../../../src/common/bytes.js';
 import { encode } from '../../../src/common/codec.js';
 import { ReeCapture, type Param } from '../../../src/ree/client-api/index.js';
-import { RESULT_BUFFER_BYTES, resultCapacity, SMALL_RESULT_BYTES, WALLET_CMD } from '../../../src/tee/tas/wallet/index.js';
+import { FIXED_RESULT_BYTES, RESULT_BUFFER_BYTES, resultCapacity, SMALL_RESULT_BYTES, WALLET_CMD } from '../../../src/tee/tas/wallet/index.js';
 import type { Phone } from '../../../src/device/index.js';
 import { MAX_PERSISTENT_KEYS } from '../../../src/trusted-key/index.js';
 import { PLAIN, assertNoLeaks, failure, makeWorld, provision, seatUser, Wallet, type World } from '../../device/fixtures.js';
@@ -79,12 +79,36 @@ describe('wallet TA through the Client API', () => {
     const plaintext = new Uint8Array(300 * 1024).fill(7);
     const { ciphertext } = await w.call('ENCRYPT', { plaintext }, key.handle);
     expect((await w.call('DECRYPT', { ciphertext }, key.handle)).plaintext).toEqual(plaintext);
-    expect(resultCapacity('SIGN', { message: plaintext })).toBe(SMALL_RESULT_BYTES);
+    expect(resultCapacity('SIGN', { message: plaintext })).toBe(FIXED_RESULT_BYTES);
+    expect(resultCapacity('PIN_STATUS', {})).toBe(SMALL_RESULT_BYTES);
     expect(resultCapacity('OFFLINE_STATE', {})).toBe(RESULT_BUFFER_BYTES);
     // A result larger than what the caller offered is OVERFLOW (GP's SHORT_BUFFER), never truncated.
     const args = encode({ plaintext: new Uint8Array(64) });
     const tight: Param[] = [{ type: 'memref_input', buffer: args }, { type: 'memref_output', buffer: new Uint8Array(16) }, { type: 'handle_input', handle: key.handle }];
     expect((await failure(w.invoke(WALLET_CMD.ENCRYPT, tight))).code).toBe('OVERFLOW');
+  });
+
+  it('the tiny fixed-size results fit the tiny buffer they are offered, for every algorithm', async () => {
+    // The largest each can be: a 64-byte signature, a 32-byte digest, a verdict, nothing.
+    for (const [command, result] of [
+      ['SIGN', { signature: new Uint8Array(64).fill(0xff) }],
+      ['HASH', { digest: new Uint8Array(32).fill(0xff) }],
+      ['VERIFY', { valid: false }],
+      ['CLOSE_HANDLE', {}],
+      ['DELETE_KEY', {}],
+    ] as const) {
+      expect(encode(result).length).toBeLessThanOrEqual(resultCapacity(command, {}));
+    }
+    // And through the stack, with each signature algorithm and a large message.
+    const message = new Uint8Array(64 * 1024).fill(3);
+    for (const algorithm of ['p256', 'ed25519'] as const) {
+      const key = await w.call('GENERATE_KEY', { algorithm, usage: 'sign' });
+      const { signature } = await w.call('SIGN', { message }, key.handle);
+      expect(signature.length).toBe(64);
+      expect((await w.call('VERIFY', { message, signature }, key.handle)).valid).toBe(true);
+      expect(await w.call('CLOSE_HANDLE', {}, key.handle)).toEqual({});
+    }
+    expect((await w.call('HASH', { data: message })).digest.length).toBe(32);
   });
 
   it('results stay intact when many later calls follow at once', async () => {
