@@ -213,6 +213,7 @@ export class Pump {
 
   next(n: number): Promise<void> {
     return new Promise((resolve, reject) => {
+      if (this.failure) return reject(this.failure.err);
       this.waiter = { target: this.done + n, resolve, reject };
       while (!this.stopped && this.running < this.inFlight) this.launch();
     });

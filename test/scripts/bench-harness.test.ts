@@ -33,6 +33,9 @@ describe('Pump', () => {
       if (++n === 5) throw new Error('payment refused');
     });
     await expect(pump.next(100)).rejects.toThrow('payment refused');
+    // Once failed, every later wait rejects with the same error instead of waiting for ever.
+    await expect(pump.next(1)).rejects.toThrow('payment refused');
+    await expect(pump.mark(0)).rejects.toThrow('payment refused');
     await pump.stop();
   });
 });
