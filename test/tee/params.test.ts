@@ -63,6 +63,20 @@ describe('parseParams (untrusted input)', () => {
     const p = parseParams([{ type: 'memref_output', size: 8, buffer: new Uint8Array([1, 2, 3]) }]);
     expect(p[0]).toEqual({ type: 'memref_output', buffer: new Uint8Array(8), size: 8 });
   });
+  it('output memrefs share an accessor but never a buffer: each call sees only its own bytes', () => {
+    const [first, second] = parseParams([
+      { type: 'memref_output', size: 4 },
+      { type: 'memref_output', size: 6 },
+    ]) as { buffer: Uint8Array; size?: number }[];
+    first!.buffer.set([9, 9, 9, 9]);
+    expect(second!.buffer).toEqual(new Uint8Array(6));
+    second!.buffer = Uint8Array.of(1, 2);
+    expect(first!.buffer).toEqual(Uint8Array.of(9, 9, 9, 9));
+    expect(second!.buffer).toEqual(Uint8Array.of(1, 2));
+    // Walked or copied, a memref still shows its buffer as a field of its own.
+    expect(Object.keys(first!)).toEqual(['type', 'size', 'buffer']);
+    expect({ ...second! }).toEqual({ type: 'memref_output', size: 6, buffer: Uint8Array.of(1, 2) });
+  });
   it('an output memref written in place, as GP TAs do, returns what the TA wrote', () => {
     const p = parseParams([{ type: 'memref_output', size: 8 }]);
     const caps = outputCapacities(p);
