@@ -144,6 +144,28 @@ function readU32(frame: Uint8Array, off: number): number {
   return ((frame[off]! << 24) | (frame[off + 1]! << 16) | (frame[off + 2]! << 8) | frame[off + 3]!) >>> 0;
 }
 
+/** A record's header as anyone carrying the frame reads it (it is plaintext: the AEAD's associated data). */
+export interface RecordHeader {
+  type: keyof typeof RecordType;
+  epoch: number;
+  seq: number;
+  /** Sealed bytes after the header, the AEAD tag included. */
+  sealedBytes: number;
+}
+
+const RECORD_TYPE_NAMES = new Map<number, keyof typeof RecordType>(Object.entries(RecordType).map(([name, id]) => [id, name as keyof typeof RecordType]));
+
+/**
+ * The header of a frame, if it is shaped like a record of this version (a handshake message, which
+ * starts with a msgpack array, is not). Reads only what the carrier sees; authenticates nothing.
+ */
+export function peekRecordHeader(frame: Uint8Array): RecordHeader | undefined {
+  if (frame.length < RECORD_OVERHEAD_BYTES || frame[0] !== RECORD_VERSION) return undefined;
+  const type = RECORD_TYPE_NAMES.get(frame[1]!);
+  if (type === undefined) return undefined;
+  return { type, epoch: readU32(frame, 2), seq: readU32(frame, 6) * 0x100000000 + readU32(frame, 10), sealedBytes: frame.length - RECORD_HEADER_BYTES };
+}
+
 function writeHeader(frame: Uint8Array, type: RecordType, epoch: number, seq: number): void {
   frame[0] = RECORD_VERSION;
   frame[1] = type;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import { AEAD_ALGORITHMS, type CryptoProvider } from '../../src/crypto/provider.js';
 import { createInterceptedPair, flipBit, truncate, TO_INITIATOR, TO_RESPONDER, type InterceptHook } from '../../src/channel/index.js';
-import { RecordReceiver, RecordSender, RecordType, RECORD_HEADER_BYTES } from '../../src/channel/record.js';
+import { peekRecordHeader, RecordReceiver, RecordSender, RecordType, RECORD_HEADER_BYTES } from '../../src/channel/record.js';
 import { closedWith, expectTeeError, makePki, openPair, rejects, until, type Pki } from './fixtures.js';
 
 const pkis = new Map<string, Pki>();
@@ -202,6 +202,19 @@ describe('record layer directly', () => {
     expectTeeError(await rejects(tk.call('echo', new Uint8Array(5000))), 'BAD_PARAMETERS', /exceeds limit/);
     expect(await tk.call('echo', 'still fine')).toBe('still fine');
     tk.close();
+  });
+
+  it('lets a carrier read a record header, and nothing of a handshake message or a cut frame', () => {
+    const sender = new RecordSender(p, 'chacha20-poly1305', secret());
+    sender.seal(RecordType.DATA, new Uint8Array([1]));
+    const frame = sender.seal(RecordType.CLOSE, new Uint8Array(40));
+    expect(peekRecordHeader(frame)).toEqual({ type: 'CLOSE', epoch: 0, seq: 1, sealedBytes: frame.length - RECORD_HEADER_BYTES });
+    // The handshake's messages are msgpack arrays, never version 1 records.
+    expect(peekRecordHeader(new Uint8Array([0x95, 1, 2, 3, ...new Uint8Array(40)]))).toBeUndefined();
+    expect(peekRecordHeader(frame.subarray(0, RECORD_HEADER_BYTES + 3))).toBeUndefined();
+    const unknownType = frame.slice();
+    unknownType[1] = 9;
+    expect(peekRecordHeader(unknownType)).toBeUndefined();
   });
 
   it('refuses frames larger than its limit', () => {
