@@ -44,3 +44,34 @@ export function shortHex(bytes: Uint8Array, keep = 12): string {
   if (hex.length <= keep * 2) return hex;
   return `${hex.slice(0, keep)}…${hex.slice(-8)} (${bytes.length} B)`;
 }
+
+/**
+ * A decoded message's fields as trace detail, one line each: bytes as short hex, long strings cut,
+ * nested values named by kind. For the lanes that see plaintext (what the TEE OS sends its trusted
+ * key); callers pass only messages that world may show, never key material.
+ */
+export function traceFields(value: unknown, prefix = ''): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  if (value === null || typeof value !== 'object' || value instanceof Uint8Array || Array.isArray(value)) {
+    out[prefix || 'value'] = traceValue(value);
+    return out;
+  }
+  for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
+    const name = prefix ? `${prefix}.${key}` : key;
+    if (v !== null && typeof v === 'object' && !(v instanceof Uint8Array) && !Array.isArray(v) && prefix === '') Object.assign(out, traceFields(v, name));
+    else out[name] = traceValue(v);
+  }
+  return out;
+}
+
+const MAX_TRACE_STRING = 120;
+
+function traceValue(v: unknown): string | number | boolean {
+  if (v instanceof Uint8Array) return shortHex(v);
+  if (typeof v === 'string') return v.length > MAX_TRACE_STRING ? `${v.slice(0, MAX_TRACE_STRING)}… (${v.length} chars)` : v;
+  if (typeof v === 'number' || typeof v === 'boolean') return v;
+  if (typeof v === 'bigint') return v.toString();
+  if (v === null || v === undefined) return String(v);
+  if (Array.isArray(v)) return `[${v.length} item${v.length === 1 ? '' : 's'}]`;
+  return `{${Object.keys(v as object).join(', ')}}`;
+}

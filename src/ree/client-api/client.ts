@@ -10,7 +10,7 @@
 import { TeeError } from '../../common/errors.js';
 import { aint, aobject, aoneOf, astring } from '../../common/checks.js';
 import { MAX_MESSAGE_BYTES } from '../../common/codec.js';
-import type { TraceSink } from '../../common/trace.js';
+import { shortHex, type TraceSink } from '../../common/trace.js';
 // Only the boundary's wire formats: the REE links none of the TEE OS itself.
 import { encodeTeeRequest, parseTeeResponse, LOGIN_METHODS, type TeeDriver, type TeeOp, type TeeRequest, type TeeResponse } from '../../tee/driver.js';
 import {
@@ -227,11 +227,28 @@ export async function openSession(context: TeecContext, uuid: string, login: Log
   return session;
 }
 
+/** What the REE hands the TEE in each parameter, as its trace shows it: its own bytes and opaque handles. */
+function describeWireParams(wire: readonly WireParam[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  wire.forEach((p, i) => {
+    const name = `param${i}`;
+    if (p.type === 'none') return;
+    if ('handle' in p) out[name] = `${p.type} ${shortHex(p.handle)} (opaque: only the TA can resolve it)`;
+    else if ('buffer' in p) out[name] = `${p.type} ${shortHex(p.buffer)}${p.buffer.length <= 12 ? ` (${p.buffer.length} B)` : ''}`;
+    else if ('size' in p) out[name] = `${p.type}, room for ${p.size} B`;
+    else out[name] = `${p.type} a=${p.a} b=${p.b}`;
+  });
+  return out;
+}
+
 /** Invoke a command; returns the same params array, outputs filled in. */
 export async function invokeCommand(session: TeecSession, commandId: number, params?: Param[]): Promise<Param[]> {
   const s = liveSession(session);
   asApi(() => aint(commandId, 'commandId', 0, 0xffff_ffff));
   const wire = toWireParams(params);
+  if (s.context.trace) {
+    s.context.trace({ lane: 'REE', actor: 'client-api', text: `invokes command ${commandId}`, detail: { session: shortHex(s.id), ...describeWireParams(wire) } });
+  }
   const res = await exchange(s.context.driver, s.context.capture, {
     op: 'invokeCommand',
     context: s.context.id,

@@ -3,6 +3,7 @@ import { asyncFailure as failure } from '../../support/errors.js';
 import { GP_RESULT } from '../../../src/common/errors.js';
 import { fromUtf8, utf8 } from '../../../src/common/bytes.js';
 import { encode } from '../../../src/common/codec.js';
+import type { TraceEvent } from '../../../src/common/trace.js';
 import { DRIVER_WIRE_VERSION, readRequest, writeResponse } from '../../../src/tee/index.js';
 import {
   ReeCapture,
@@ -26,6 +27,26 @@ describe('TEE Client API against the TEE OS', () => {
   });
   afterAll(async () => {
     await booted.cleanup();
+  });
+
+  it('traces what the REE hands over: its own bytes, the room it offers, values; never more', async () => {
+    const events: TraceEvent[] = [];
+    const ctx = await initializeContext(booted.tee.driver, { name: 'wallet', trace: (e) => events.push(e) });
+    const s = await openSession(ctx, TA_A, { login: 'public' });
+    await invokeCommand(s, CMD.ECHO, [{ type: 'memref_input', buffer: utf8('hello') }, { type: 'memref_output', buffer: new Uint8Array(64) }]);
+    await invokeCommand(s, CMD.ADD_VALUES, [
+      { type: 'value_input', a: 3, b: 4 }, { type: 'value_inout', a: 1, b: 0 }, { type: 'value_output', a: 9, b: 9 },
+    ]);
+    const [echo, add] = events.filter((e) => e.text.startsWith('invokes command'));
+    expect(echo).toMatchObject({ lane: 'REE', actor: 'client-api', text: `invokes command ${CMD.ECHO}` });
+    expect(echo!.detail).toEqual({
+      session: expect.stringMatching(/^[0-9a-f]+…[0-9a-f]+ \(16 B\)$/),
+      param0: 'memref_input 68656c6c6f (5 B)',
+      param1: 'memref_output, room for 64 B',
+    });
+    // An output value's content is not sent, so it is not shown either.
+    expect(add!.detail).toMatchObject({ param0: 'value_input a=3 b=4', param1: 'value_inout a=1 b=0', param2: 'value_output a=0 b=0' });
+    await finalizeContext(ctx);
   });
 
   it('updates output params in place, TEEC style', async () => {
