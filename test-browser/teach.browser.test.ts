@@ -73,6 +73,14 @@ describe.skipIf(!haveChromium)('teaching page in Chromium', () => {
     expect(await page.getAttribute('#detail', 'data-lane')).toBe('REE');
     expect(await page.textContent('#detail')).toContain('ciphertext');
     expect(await page.locator('#events .msg.selected').count()).toBe(1);
+
+    // A channel frame as the REE carries it: a readable header, ciphertext; the TEE OS's side of the same request in plaintext.
+    await page.locator('#events .event[data-lane="REE"] .msg', { hasText: 'carries record' }).first().click();
+    expect(await page.textContent('#detail')).toMatch(/header\s*type DATA, epoch \d+, seq \d+/);
+    expect(await page.textContent('#detail')).toContain('ciphertext');
+    await page.locator('#events .event[data-lane="TEE"] .msg', { hasText: 'calls tk.signOnlinePayment' }).click();
+    expect(await page.getAttribute('#detail', 'data-lane')).toBe('TEE');
+    expect(await page.textContent('#detail')).toMatch(/keyId\s*[0-9a-f]{32}/);
   });
 
   it('with a compromised REE, draws the rejection and its error code', async () => {

@@ -22,7 +22,7 @@ import type { TraceEvent, TraceLane } from '../../common/trace.js';
 import { shortHex } from '../../common/trace.js';
 import { defaultProvider } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { flipBit, TO_INITIATOR } from '../../channel/index.js';
+import { flipBit, peekRecordHeader, TO_INITIATOR, type Direction } from '../../channel/index.js';
 import { loadOrIssueHardware } from '../../device/hardware.js';
 import {
   decodeSigned, encodeSigned, formatAmount, onlineDisplayText, type SignedStatement,
@@ -80,6 +80,8 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
     const started = performance.now();
     const stamp = () => Math.round((performance.now() - started) * 10) / 10;
     const trace = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => {
+      // The demo's per-step summary of the frames carried; here each frame is drawn as it passes (carry below).
+      if (e.lane === 'REE' && e.actor.startsWith('link:') && e.text.startsWith('carried ')) return;
       // A flipped frame: the trusted key's record layer refuses it (its tag does not verify) and drops the channel.
       if (request.attack === 'tamper-frame' && e.lane === 'TK' && e.actor === 'communication-agent' && typeof e.detail?.reason === 'string' && !rejected()) {
         const code = e.detail.reason;
@@ -91,11 +93,22 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
     try {
       world = await createDemoWorld({ dataDir: dir, provider, trace, backend: 'in-process', pin: PIN });
       await rememberSecrets(world, secrets);
+      // The REE carries every TEE OS <-> trusted key frame: draw each one as the carrier sees it, and
+      // let a compromised REE alter one on the payer's phone.
+      let tamper: Tamper | undefined;
+      for (const phone of [world.phones.payer, world.phones.payee]) {
+        const payer = phone === world.phones.payer;
+        phone.interceptor.setHook((frame, direction) => {
+          const altered = payer ? tamper?.(frame, direction) : undefined;
+          trace(carriedFrame(phone.name, altered ?? frame, direction));
+          return altered ? { replace: altered } : 'pass';
+        });
+      }
       recording = true;
       const amount = request.amount ?? DEFAULT_AMOUNT[request.flow];
       const currency = DEMO_CURRENCY;
       try {
-        await runFlow(world, request.flow, request.attack, { amount, currency }, (e) => trace(e));
+        await runFlow(world, request.flow, request.attack, { amount, currency }, (e) => trace(e), (t) => (tamper = t));
         push({ lane: 'REE', actor: 'result', text: `payment completed: ${formatAmount(amount, currency)}`, kind: 'result' });
         return { flow: request.flow, attack: request.attack, events, outcome: { status: 'completed' } };
       } catch (err) {
@@ -141,8 +154,30 @@ function rejecter(flow: RunRequest['flow'], attack: Attack, err: TeeError): { la
 }
 
 type Emit = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => void;
+/** A compromised REE's change to a frame it carries on the payer's phone: the bytes to send instead, or undefined to pass it. */
+type Tamper = (frame: Uint8Array, direction: Direction) => Uint8Array | undefined;
 
-async function runFlow(world: DemoWorld, flow: RunRequest['flow'], attack: Attack, input: { amount: number; currency?: string }, emit: Emit): Promise<void> {
+/** One frame as the REE carrying it sees it: a record's plaintext header and its ciphertext, or a handshake message. */
+function carriedFrame(phone: string, frame: Uint8Array, direction: Direction): TraceEvent {
+  const route = direction === TO_INITIATOR ? 'TEE OS -> trusted key' : 'trusted key -> TEE OS';
+  const header = peekRecordHeader(frame);
+  if (!header) return { lane: 'REE', actor: `link:${phone}`, text: `carries a handshake message ${route} (${frame.length} B)`, detail: { route, bytes: frame.length, frame: shortHex(frame) } };
+  return {
+    lane: 'REE',
+    actor: `link:${phone}`,
+    text: `carries record ${header.seq} ${route}: ${frame.length} B of ciphertext`,
+    detail: {
+      route,
+      bytes: frame.length,
+      header: `type ${header.type}, epoch ${header.epoch}, seq ${header.seq} (readable, but authenticated: a change is refused)`,
+      ciphertext: shortHex(frame.subarray(frame.length - header.sealedBytes)),
+    },
+  };
+}
+
+async function runFlow(
+  world: DemoWorld, flow: RunRequest['flow'], attack: Attack, input: { amount: number; currency?: string }, emit: Emit, setTamper: (t: Tamper) => void,
+): Promise<void> {
   if (attack === 'none') {
     if (flow === 'online') await runOnlinePayment(world, input);
     else await runOfflinePayment(world, input);
@@ -150,14 +185,14 @@ async function runFlow(world: DemoWorld, flow: RunRequest['flow'], attack: Attac
   }
   if (attack === 'tamper-frame') {
     // The payer's phone: the next frame the TEE OS sends its trusted key gets one bit flipped.
-    const phone = world.phones.payer;
     let done = false;
-    phone.interceptor.setHook((frame, direction) => {
-      if (done || direction !== TO_INITIATOR) return 'pass';
+    setTamper((frame, direction) => {
+      if (done || direction !== TO_INITIATOR) return undefined;
       done = true;
       const bit = frame.length * 8 - 3; // inside the record's authentication tag
-      emit(attackEvent(`flipped bit ${bit} of a ${frame.length}-byte TEE OS -> trusted key frame`, { before: shortHex(frame), after: shortHex(flipBit(frame, bit)) }));
-      return { replace: flipBit(frame, bit) };
+      const altered = flipBit(frame, bit);
+      emit(attackEvent(`flipped bit ${bit} of a ${frame.length}-byte TEE OS -> trusted key frame`, { before: shortHex(frame), after: shortHex(altered) }));
+      return altered;
     });
     if (flow === 'online') await runOnlinePayment(world, input);
     else await runOfflinePayment(world, input);

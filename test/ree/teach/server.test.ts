@@ -86,6 +86,43 @@ describe('teach server', () => {
     expectNoSecretsInRee(result);
   }, 120_000);
 
+  it.each(['online', 'offline'])('%s payment: each channel frame is drawn as the REE carries it, and the REE never learns a key id', async (flow) => {
+    const { events } = await run(flow);
+    const calls = events.filter((e) => e.lane === 'TEE' && /^calls tk\./.test(e.text));
+    expect(calls.length).toBeGreaterThan(0);
+    for (const call of calls) {
+      // The TEE OS sees the request in plaintext; the next thing that happens is the REE carrying it, sealed.
+      expect(call.detail?.keyId).toMatch(/^[0-9a-f]{32}$/);
+      const frame = events[call.id + 1]!;
+      expect(frame).toMatchObject({ lane: 'REE', detail: { route: 'TEE OS -> trusted key' } });
+      expect(frame.actor).toMatch(/^link:/);
+      expect(String(frame.detail?.header)).toMatch(/^type DATA, epoch \d+, seq \d+/);
+      expect(String(frame.detail?.ciphertext)).toMatch(/^[0-9a-f]+…[0-9a-f]+ \(\d+ B\)$/);
+      const answered = events.find((e) => e.id > call.id && e.lane === 'TEE' && e.text === `${call.text.slice(6, call.text.indexOf(' ', 6))} answered`);
+      expect(answered, `no answer to ${call.text}`).toBeDefined();
+      expect(events[answered!.id - 1]).toMatchObject({ lane: 'REE', detail: { route: 'trusted key -> TEE OS' } });
+    }
+    // The REE passes a handle; the TA maps it to the trusted key's key id, which stays inside.
+    const ree = reeText({ events } as RunResult);
+    for (const call of calls) expect(ree.includes(String(call.detail!.keyId))).toBe(false);
+    const invoke = events.find((e) => e.lane === 'REE' && e.actor === 'client-api' && /^invokes command/.test(e.text))!;
+    const command = events[invoke.id + 1]!;
+    expect(command.lane).toBe('TEE');
+    expect(String(invoke.detail?.param2)).toContain(String(command.detail?.handle).split(' ')[0]!);
+  }, 120_000);
+
+  it('a tampered frame is drawn as carried, after the attack and before the refusal', async () => {
+    const { events } = await run('online', 'tamper-frame');
+    const attackAt = events.findIndex((e) => e.kind === 'attack');
+    const carried = events[attackAt + 1]!;
+    expect(carried).toMatchObject({ lane: 'REE', detail: { route: 'TEE OS -> trusted key' } });
+    // What the REE forwards is the altered frame (the flipped bit sits in the tag, at the end).
+    const tail = (v: unknown) => /…([0-9a-f]+) /.exec(String(v))?.[1];
+    expect(tail(carried.detail?.ciphertext)).toBe(tail(events[attackAt]!.detail?.after));
+    expect(tail(carried.detail?.ciphertext)).not.toBe(tail(events[attackAt]!.detail?.before));
+    expect(events.findIndex((e) => e.kind === 'rejected')).toBeGreaterThan(attackAt + 1);
+  }, 120_000);
+
   it.each([
     ['online', 'tamper-frame'],
     ['online', 'replay-payment'],
