@@ -43,7 +43,7 @@ import {
 import { Mutex } from '../storage/mutex.js';
 import type { AppStorage, TrustedKeyStorage } from './secure-storage/index.js';
 import type { IdentityInfo, TrustedComputing } from './trusted-computing/index.js';
-import type { TrustedInteraction } from './trusted-interaction/index.js';
+import type { TrustedInteraction, TrustedUiPort } from './trusted-interaction/index.js';
 
 export const APP_ID = 'payments';
 /** Amounts above this (minor units) need the PIN as well as a confirmation. */
@@ -161,7 +161,7 @@ export class PaymentService {
   }
 
   /** Online: sign a payment for a payee's request after the user confirms it (PIN above the limit). */
-  async signOnlinePayment(keyId: string, requestBytes: Uint8Array, callerDisplay?: string): Promise<Uint8Array> {
+  async signOnlinePayment(keyId: string, requestBytes: Uint8Array, callerDisplay?: string, via?: TrustedUiPort): Promise<Uint8Array> {
     const identity = await this.#payerIdentity(keyId);
     const request = decodePaymentRequest(requestBytes);
     const now = this.#now();
@@ -175,7 +175,7 @@ export class PaymentService {
       orderId: request.orderId,
       display,
     });
-    await this.#confirm('Confirm payment', display, request.amount);
+    await this.#confirm('Confirm payment', display, request.amount, via);
     const statement: OnlinePayment = {
       version: 1,
       kind: 'online-payment',
@@ -231,7 +231,7 @@ export class PaymentService {
    * expired one, ask the user, sign the payment bound to the offer's digest and the next counter,
    * then store the lower balance, the new counter and the signed payment in one atomic change.
    */
-  async payOffline(keyId: string, offerBytes: Uint8Array, callerDisplay?: string): Promise<Uint8Array> {
+  async payOffline(keyId: string, offerBytes: Uint8Array, callerDisplay?: string, via?: TrustedUiPort): Promise<Uint8Array> {
     const identity = await this.#payerIdentity(keyId);
     const signedOffer = decodeSigned(offerBytes, 'offline-offer');
     const offer = signedOffer.statement;
@@ -261,7 +261,7 @@ export class PaymentService {
     const readWallet = async () => checkFunds((await this.#store.has(walletId)) ? await this.#store.get(walletId) : undefined);
     // Early check so the user is not asked for a payment that cannot be made; the check below decides.
     await readWallet();
-    await this.#confirm('Confirm offline payment', display, offer.amount);
+    await this.#confirm('Confirm offline payment', display, offer.amount, via);
 
     // The new balance and counter and the signed payment are stored as one change, so a crash or a
     // cut of power at any point leaves either no trace of the payment or all of it: never a debit
@@ -422,9 +422,10 @@ export class PaymentService {
     }
   }
 
-  async #confirm(title: string, display: string, amount: number): Promise<void> {
+  /** Ask the user through `via`, the trusted UI of the command's own channel (see CommandOrigin). */
+  async #confirm(title: string, display: string, amount: number, via: TrustedUiPort | undefined): Promise<void> {
     await this.#assertNotBlocked();
-    const confirmed = await this.#interaction.confirm(display, { title, requirePin: amount > this.#pinLimit });
+    const confirmed = await this.#interaction.confirm(display, { title, requirePin: amount > this.#pinLimit, ...(via ? { via } : {}) });
     if (!confirmed) throw new TeeError('CANCEL', 'payment: the user declined on the trusted UI', 'TRUSTED_KEY');
   }
 

@@ -32,7 +32,7 @@
 import { abool, abytes, aint, aobject, aoneOf, astring } from '../common/checks.js';
 import { TeeError } from '../common/errors.js';
 import { ID_PATTERN } from '../cpk/index.js';
-import type { CommunicationAgent } from './communication-agent/index.js';
+import type { CommandOrigin, CommunicationAgent } from './communication-agent/index.js';
 import type { PaymentService } from './payments.js';
 import { KEY_ID_PATTERN, TK_KEY_ALGORITHMS, GENERATED_USAGES, type KeyInfo, type TrustedComputing } from './trusted-computing/index.js';
 import type { TrustedInteraction } from './trusted-interaction/index.js';
@@ -45,7 +45,8 @@ export interface ServiceModules {
 }
 
 type Params = Record<string, unknown>;
-type Handler = (p: Params) => Promise<unknown> | unknown;
+/** `origin`: the way back over the channel the command came on (what asks the user must use it). */
+type Handler = (p: Params, origin: CommandOrigin) => Promise<unknown> | unknown;
 
 const MAX_BYTES = 1024 * 1024;
 
@@ -115,11 +116,11 @@ export function createCommandTable(m: ServiceModules): Record<string, Handler> {
       return {};
     },
     'tk.identityKey': async (p) => keyInfoToWire(await tc.keyInfo(await tc.identityKeyId(idOf(p.subdomainId, 'subdomainId'), idOf(p.userId, 'userId')))),
-    'tk.signOnlinePayment': async (p) => ({ signed: await pay.signOnlinePayment(keyIdOf(p), bytesOf(p.request, 'request', 4096), optDisplay(p.display)) }),
+    'tk.signOnlinePayment': async (p, origin) => ({ signed: await pay.signOnlinePayment(keyIdOf(p), bytesOf(p.request, 'request', 4096), optDisplay(p.display), origin) }),
     'tk.signOfflineOffer': async (p) => ({
       signed: await pay.signOfflineOffer(keyIdOf(p), { txId: p.txId, amount: p.amount, currency: p.currency, expiresAt: p.expiresAt }),
     }),
-    'tk.payOffline': async (p) => ({ signed: await pay.payOffline(keyIdOf(p), bytesOf(p.offer, 'offer', 8192), optDisplay(p.display)) }),
+    'tk.payOffline': async (p, origin) => ({ signed: await pay.payOffline(keyIdOf(p), bytesOf(p.offer, 'offer', 8192), optDisplay(p.display), origin) }),
     'tk.acceptOfflinePayment': async (p) => pay.acceptOfflinePayment(keyIdOf(p), bytesOf(p.payment, 'payment', 8192)),
     'tk.offlineState': async (p) => pay.offlineState(keyIdOf(p)),
     'tk.setOfflineBalance': async (p) => {
@@ -130,18 +131,18 @@ export function createCommandTable(m: ServiceModules): Record<string, Handler> {
     'tk.installMatrix': async (p) => tc.installMatrix(bytesOf(p.matrix, 'matrix')),
     'tk.provisioningKey': async () => ({ publicKey: await tc.provisioningPublicKey() }),
     'tk.pinStatus': () => ui.pinStatus(),
-    'tk.setInitialPin': () => ui.setInitialPin(),
-    'tk.changePin': () => ui.changePin(),
-    'tk.unblockPin': () => ui.unblock(),
+    'tk.setInitialPin': (_p, origin) => ui.setInitialPin(origin),
+    'tk.changePin': (_p, origin) => ui.changePin(origin),
+    'tk.unblockPin': (_p, origin) => ui.unblock(origin),
   };
 }
 
 /** Register every command on the agent; each handler checks its params object and re-labels errors. */
 export function registerService(m: ServiceModules): void {
   for (const [method, handler] of Object.entries(createCommandTable(m))) {
-    m.agent.onCommand(method, async (params: unknown) => {
+    m.agent.onCommand(method, async (params: unknown, origin: CommandOrigin) => {
       try {
-        return await handler(params === undefined || params === null ? {} : aobject(params, method));
+        return await handler(params === undefined || params === null ? {} : aobject(params, method), origin);
       } catch (err) {
         // Only TeeErrors keep their text: anything else may quote what it choked on.
         if (err instanceof TeeError) throw new TeeError(err.code, err.message, 'TRUSTED_KEY');

@@ -11,7 +11,8 @@ import { utf8 } from '../../src/common/bytes.js';
 import { PROVIDERS } from '../../src/crypto/index.js';
 import { acceptChannel, createMemoryTransportPair, createRoot, flipBit, issueCertificate, TO_RESPONDER, type SecureChannel } from '../../src/channel/index.js';
 import { Factory, type Phone } from '../../src/device/index.js';
-import { CommunicationAgent, type AgentStatus } from '../../src/trusted-key/index.js';
+import { CommunicationAgent, type AgentStatus, type CommandOrigin } from '../../src/trusted-key/index.js';
+import { until } from '../channel/fixtures.js';
 import { failure, makeWorld, seatUser, Wallet, type World } from '../device/fixtures.js';
 
 const provider = PROVIDERS.native;
@@ -164,6 +165,25 @@ describe('CommunicationAgent on its own', () => {
     expect(agent.status).toBe('closed');
     expect((await failure(agent.request('tui.message', { text: 'x' }))).code).toBe('COMMUNICATION');
     expect(statuses).toEqual(['connecting', 'connected', 'reconnecting', 'connected', 'closed']);
+  });
+
+  it("a command's requests go back over the channel it came on, and fail once that channel is gone", async () => {
+    const agent = new CommunicationAgent({ provider, identity: factory.issueTrustedKeyIdentity('tk-origin'), trustedRoots: [factory.vendorRoot] });
+    let held: CommandOrigin | undefined;
+    agent.onCommand('tk.hold', async (_params, origin) => {
+      held = origin;
+      return origin.request('tui.message', { text: 'from the first channel' });
+    });
+    const tee = teeSide();
+    await agent.connect(tee.open);
+    expect(await tee.channels[0]!.call('tk.hold', {})).toEqual({ shown: 'from the first channel' });
+    tee.channels[0]!.close();
+    await until(() => agent.connections === 2 && agent.status === 'connected');
+    // The command's caller is gone with its channel: its origin does not reach the new one.
+    expect((await failure(held!.request('tui.message', { text: 'late' }))).code).toBe('COMMUNICATION');
+    // The agent's own request (no origin) uses the current channel.
+    expect(await agent.request('tui.message', { text: 'now' })).toEqual({ shown: 'now' });
+    agent.close();
   });
 
   it('refuses a TEE OS certified by another root, after its bounded retries', async () => {

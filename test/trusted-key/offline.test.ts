@@ -14,6 +14,7 @@ import { mapPublicKey } from '../../src/cpk/index.js';
 import { EXPIRED_OFFER_RETENTION_MS, MAX_PENDING_OFFERS } from '../../src/trusted-key/index.js';
 import { assertDisplayMatches, decodeSigned, encodeSigned, offlineDisplayText, signingBytes } from '../../src/protocol/payment.js';
 import { ReeCapture } from '../../src/ree/client-api/index.js';
+import { TO_INITIATOR } from '../../src/channel/index.js';
 import { createPhone, type Phone } from '../../src/device/index.js';
 import { PLAIN, assertNoLeaks, failure, makeWorld, provision, seatUser, Wallet, type ScriptedUser, type World } from '../device/fixtures.js';
 
@@ -93,6 +94,33 @@ describe('offline payments between two phones', () => {
     const o2 = await offer(250);
     const second = decodeSigned((await alice.call('PAY_OFFLINE', { offer: o2.signed }, aliceId)).signed, 'offline-payment');
     expect(second.statement.counter).toBe(2);
+  });
+
+  it('a payment whose channel is lost (the REE replays its record) never reaches the user over the next channel, and nothing moves', async () => {
+    const o = await offer(1_000);
+    let replayed = false;
+    alicePhone.interceptor.setHook((frame, direction) => {
+      if (replayed || direction !== TO_INITIATOR) return 'pass';
+      replayed = true;
+      return { replace: [frame, frame.slice()] }; // the request, then the same record again
+    });
+    const prompts = aliceUser.prompts.length;
+    expect((await failure(alice.call('PAY_OFFLINE', { offer: o.signed }, aliceId))).code).toBe('COMMUNICATION');
+    alicePhone.interceptor.setHook(undefined);
+    // The key refused the copy and dropped the channel, then reconnected. The request it had already
+    // read belongs to the dead channel: its answer cannot arrive, so it must not ask the user on the
+    // new channel, nor debit the balance for a payment nobody receives.
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    let reconnected = false;
+    for (let i = 0; i < 100 && !reconnected; i++) reconnected = await alice.call('OFFLINE_STATE', {}, aliceId).then(() => true, () => sleep(20).then(() => false));
+    expect(reconnected).toBe(true);
+    await sleep(300); // time for the dead channel's request to run its course (it asked at once, before)
+    expect(aliceUser.prompts.length).toBe(prompts);
+    expect(await alice.call('OFFLINE_STATE', {}, aliceId)).toMatchObject({ balance: 50_000, counter: 0, spent: [] });
+    // The new channel works: the same offer can be paid now, once.
+    const { signed } = await alice.call('PAY_OFFLINE', { offer: o.signed }, aliceId);
+    expect(decodeSigned(signed, 'offline-payment').statement.counter).toBe(1);
+    expect(aliceUser.prompts.length).toBe(prompts + 1);
   });
 
   it('the same counter twice is a double spend (SECURITY), and is not recorded twice', async () => {

@@ -9,7 +9,9 @@
  * registered with `onCommand` are installed on every new channel, so callers never see the churn.
  *
  * What it does not do: judge commands (the service does), or queue requests across a failure: a
- * request made while the channel is down waits for the next channel up to its timeout.
+ * request made while the channel is down waits for the next channel up to its timeout. A command's
+ * own requests (the trusted UI it asks for) go over the channel the command came on, never a later
+ * one: each handler gets that channel's `CommandOrigin`.
  */
 import { zeroize } from '../../common/bytes.js';
 import { TeeError } from '../../common/errors.js';
@@ -61,7 +63,26 @@ export interface CommunicationAgentOptions {
 }
 
 export type TransportFactory = () => Promise<Transport>;
-export type CommandHandler = RequestHandler;
+/**
+ * The way back to the TEE OS for the command being served: requests over the channel the command
+ * came on, and only that one. Once that channel is gone the command's caller is gone too (its
+ * answer cannot be delivered), so a request fails with COMMUNICATION instead of reaching the user
+ * over the next channel on behalf of a call that already failed.
+ */
+export interface CommandOrigin {
+  request(method: string, params: unknown, options?: { timeoutMs?: number }): Promise<unknown>;
+}
+
+export type CommandHandler = (params: unknown, origin: CommandOrigin) => ReturnType<RequestHandler>;
+
+function originOf(channel: SecureChannel): CommandOrigin {
+  return {
+    request(method, params, options = {}) {
+      if (channel.closed) return Promise.reject(new TeeError('COMMUNICATION', 'communication agent: the channel this command came on is closed', 'TRUSTED_KEY'));
+      return channel.call(method, params, options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {});
+    },
+  };
+}
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -72,6 +93,8 @@ export class CommunicationAgent {
   readonly #channelOptions: Omit<ChannelOptions, 'provider'>;
   readonly #trace: TraceSink | undefined;
   readonly #handlers = new Map<string, CommandHandler>();
+  /** One origin per channel, shared by the commands it carries. */
+  readonly #origins = new WeakMap<SecureChannel, CommandOrigin>();
   readonly #statusListeners = new Set<(status: AgentStatus) => void>();
   #waiters: { resolve: () => void; reject: (err: TeeError) => void }[] = [];
   #openTransport: TransportFactory | undefined;
@@ -117,7 +140,13 @@ export class CommunicationAgent {
   /** Serve a method the TEE OS calls; installed on the current and on every future channel. */
   onCommand(method: string, handler: CommandHandler): void {
     this.#handlers.set(method, handler);
-    this.#channel?.handle(method, handler);
+    if (this.#channel) this.#install(this.#channel, method, handler);
+  }
+
+  #install(channel: SecureChannel, method: string, handler: CommandHandler): void {
+    const origin = this.#origins.get(channel) ?? originOf(channel);
+    this.#origins.set(channel, origin);
+    channel.handle(method, (params) => handler(params, origin));
   }
 
   /**
@@ -216,7 +245,7 @@ export class CommunicationAgent {
   #adopt(channel: SecureChannel): void {
     this.#channel = channel;
     this.#connections++;
-    for (const [method, handler] of this.#handlers) channel.handle(method, handler);
+    for (const [method, handler] of this.#handlers) this.#install(channel, method, handler);
     channel.onClose((err) => this.#lost(channel, err));
     this.#trace?.({
       lane: 'TK',
@@ -233,7 +262,7 @@ export class CommunicationAgent {
   #lost(channel: SecureChannel, err: TeeError | undefined): void {
     if (this.#channel !== channel || this.#status === 'closed') return;
     this.#channel = undefined;
-    this.#trace?.({ lane: 'TK', actor: 'communication-agent', text: 'secure channel lost; reconnecting', detail: { reason: err?.code ?? 'closed by peer' } });
+    this.#trace?.({ lane: 'TK', actor: 'communication-agent', text: 'secure channel lost; reconnecting', detail: { reason: err?.code ?? 'closed by peer', ...(err ? { why: err.message } : {}) } });
     this.#setStatus('reconnecting');
     this.#establish().catch(() => undefined); // failure is reported through status and the waiters
   }

@@ -6,6 +6,7 @@ export {
   type AgentIdentity,
   type AgentStatus,
   type CommandHandler,
+  type CommandOrigin,
   type CommunicationAgentOptions,
   type RetryPolicy,
   type TransportFactory,

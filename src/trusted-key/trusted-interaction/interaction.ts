@@ -53,6 +53,8 @@ export interface TrustedInteractionOptions {
 export interface ConfirmOptions {
   title?: string;
   requirePin?: boolean;
+  /** The trusted UI to ask through: the origin of the command being served (default: the agent's current channel). */
+  via?: TrustedUiPort;
 }
 
 export class TrustedInteraction {
@@ -86,7 +88,7 @@ export class TrustedInteraction {
     if (requirePin) this.#assertUsable(await this.#state());
     const title = options.title ?? 'Confirm';
     this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: `asking the user: ${title}`, detail: { display: text, pinRequired: requirePin } });
-    const answer = await this.#ask(title, layoutLines(text), requirePin);
+    const answer = await this.#ask(title, layoutLines(text), requirePin, options.via);
     if (!answer.confirmed) {
       this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: 'user declined' });
       return false;
@@ -96,9 +98,9 @@ export class TrustedInteraction {
     return true;
   }
 
-  /** Show a message on the trusted UI. */
-  async message(text: string): Promise<void> {
-    await this.#ui.request('tui.message', { text }, { timeoutMs: USER_TIMEOUT_MS });
+  /** Show a message on the trusted UI (through `via`, the command's origin, when given). */
+  async message(text: string, via?: TrustedUiPort): Promise<void> {
+    await (via ?? this.#ui).request('tui.message', { text }, { timeoutMs: USER_TIMEOUT_MS });
   }
 
   async pinStatus(): Promise<PinStatus> {
@@ -120,12 +122,12 @@ export class TrustedInteraction {
    * Provisioning: the user chooses a PIN on the trusted UI (entered twice); the key makes a PUK and
    * shows it once. ACCESS_DENIED if a PIN is already set.
    */
-  async setInitialPin(): Promise<PinStatus> {
+  async setInitialPin(via?: TrustedUiPort): Promise<PinStatus> {
     // One at a time: the PUK is shown before the PIN is stored (below), so two racing calls must
     // not both show one.
     return this.#settingPin.run(async () => {
       if (await this.#state()) throw new TeeError('ACCESS_DENIED', 'PIN: already set; use change PIN', 'TRUSTED_KEY');
-      const pin = await this.#askNewPin('Set PIN');
+      const pin = await this.#askNewPin('Set PIN', via);
       const puk = this.#makePuk();
       const key = this.#storage.deriveKey(VERIFIER_LABEL);
       const pukBytes = new TextEncoder().encode(puk);
@@ -141,7 +143,7 @@ export class TrustedInteraction {
       // Shown first, stored second: a crash or a cut of power in between leaves no PIN set (the
       // provisioning runs again, with a new PUK), never a PIN whose PUK the user did not see. If the
       // user does not see it (the trusted UI fails), nothing is stored.
-      await this.message(`Your PUK is ${puk}. Write it down: it unblocks your PIN and is shown only this once.`);
+      await this.message(`Your PUK is ${puk}. Write it down: it unblocks your PIN and is shown only this once.`, via);
       await this.#store.put(PIN_OBJECT, encodePinState(state), { exclusive: true });
       this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: 'PIN set; PUK generated inside the key and shown once on the trusted UI' });
       return this.pinStatus();
@@ -149,12 +151,12 @@ export class TrustedInteraction {
   }
 
   /** The user enters the current PIN, then the new one twice. */
-  async changePin(): Promise<PinStatus> {
+  async changePin(via?: TrustedUiPort): Promise<PinStatus> {
     this.#assertUsable(await this.#state());
-    const answer = await this.#ask('Change PIN', ['Enter your current PIN'], true);
+    const answer = await this.#ask('Change PIN', ['Enter your current PIN'], true, via);
     if (!answer.confirmed) throw new TeeError('CANCEL', 'change PIN: cancelled by the user', 'TRUSTED_KEY');
     await this.#verify('pin', answer.pin!);
-    const pin = await this.#askNewPin('Change PIN');
+    const pin = await this.#askNewPin('Change PIN', via);
     await this.#replacePin(pin);
     this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: 'PIN changed' });
     return this.pinStatus();
@@ -164,16 +166,16 @@ export class TrustedInteraction {
    * Unblock with the PUK: the user enters the PUK and a new PIN (twice) on the trusted UI. A wrong PUK
    * takes a PUK try; the last one blocks the key for good.
    */
-  async unblock(): Promise<PinStatus> {
+  async unblock(via?: TrustedUiPort): Promise<PinStatus> {
     const state = await this.#state();
     if (!state) throw new TeeError('BAD_STATE', 'PIN: not set', 'TRUSTED_KEY');
     if (state.puk.tries === 0) throw new TeeError('PIN_BLOCKED', 'PUK: no tries left; the key is blocked for good', 'TRUSTED_KEY');
-    const answer = await this.#ask('Unblock PIN', ['Enter your PUK'], true);
+    const answer = await this.#ask('Unblock PIN', ['Enter your PUK'], true, via);
     if (!answer.confirmed) throw new TeeError('CANCEL', 'unblock: cancelled by the user', 'TRUSTED_KEY');
     const puk = answer.pin!;
     let pin: Uint8Array;
     try {
-      pin = await this.#askNewPin('Unblock PIN');
+      pin = await this.#askNewPin('Unblock PIN', via);
     } catch (err) {
       zeroize(puk);
       throw err;
@@ -254,14 +256,14 @@ export class TrustedInteraction {
   }
 
   /** Ask for a new PIN twice; both entries must match and be 4-12 digits. */
-  async #askNewPin(title: string): Promise<Uint8Array> {
-    const first = await this.#ask(title, ['Enter a new PIN (4 to 12 digits)'], true);
+  async #askNewPin(title: string, via: TrustedUiPort | undefined): Promise<Uint8Array> {
+    const first = await this.#ask(title, ['Enter a new PIN (4 to 12 digits)'], true, via);
     if (!first.confirmed) throw new TeeError('CANCEL', `${title}: cancelled by the user`, 'TRUSTED_KEY');
     const pin = first.pin!;
     let second: Uint8Array | undefined;
     try {
       if (!isPinFormat(pin)) throw new TeeError('BAD_PARAMETERS', `${title}: a PIN is 4 to 12 digits`, 'TRUSTED_KEY');
-      const again = await this.#ask(title, ['Enter the new PIN again'], true);
+      const again = await this.#ask(title, ['Enter the new PIN again'], true, via);
       if (!again.confirmed) throw new TeeError('CANCEL', `${title}: cancelled by the user`, 'TRUSTED_KEY');
       second = again.pin!;
       if (!this.#sameBytes(pin, second)) {
@@ -297,8 +299,8 @@ export class TrustedInteraction {
     return out;
   }
 
-  async #ask(title: string, lines: string[], requirePin: boolean): Promise<{ confirmed: boolean; pin?: Uint8Array }> {
-    const raw = await this.#ui.request('tui.confirm', { title, lines, requirePin }, { timeoutMs: USER_TIMEOUT_MS });
+  async #ask(title: string, lines: string[], requirePin: boolean, via: TrustedUiPort | undefined): Promise<{ confirmed: boolean; pin?: Uint8Array }> {
+    const raw = await (via ?? this.#ui).request('tui.confirm', { title, lines, requirePin }, { timeoutMs: USER_TIMEOUT_MS });
     let confirmed: boolean;
     let pin: Uint8Array | undefined;
     try {
