@@ -6,6 +6,8 @@
  *
  *   tamper-frame    flip one bit of the next TEE OS -> trusted key channel frame (the phone's interceptor)
  *                   -> the trusted key's record layer rejects it, the call fails
+ *   replay-frame    send the next TEE OS -> trusted key channel frame twice
+ *                   -> the trusted key's record layer refuses the copy (out of sequence), the call fails
  *   replay-payment  online: submit the same signed payment to the backend again -> refused as a replay
  *                   offline: show the payee the same signed payment QR again -> its trusted key refuses
  *   alter-amount    online: raise the amount in the signed payment bytes (display text rewritten to
@@ -82,10 +84,12 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
     const trace = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => {
       // The demo's per-step summary of the frames carried; here each frame is drawn as it passes (carry below).
       if (e.lane === 'REE' && e.actor.startsWith('link:') && e.text.startsWith('carried ')) return;
-      // A flipped frame: the trusted key's record layer refuses it (its tag does not verify) and drops the channel.
-      if (request.attack === 'tamper-frame' && e.lane === 'TK' && e.actor === 'communication-agent' && typeof e.detail?.reason === 'string' && !rejected()) {
+      // A flipped or replayed frame: the trusted key's record layer refuses it (its tag does not verify,
+      // or its sequence number is not the next) and drops the channel.
+      if (FRAME_ATTACKS.has(request.attack) && e.lane === 'TK' && e.actor === 'communication-agent' && typeof e.detail?.reason === 'string' && !rejected()) {
         const code = e.detail.reason;
-        push({ ...e, t: stamp(), kind: 'rejected', text: `rejected the altered record (${code}); ${e.text}`, detail: { ...e.detail, code } });
+        const what = request.attack === 'tamper-frame' ? 'altered' : 'replayed';
+        push({ ...e, t: stamp(), kind: 'rejected', text: `rejected the ${what} record (${code}); ${e.text}`, detail: { ...e.detail, code } });
       } else push({ ...e, t: stamp() });
     };
     const rejected = () => events.find((x) => x.kind === 'rejected');
@@ -99,9 +103,9 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
       for (const phone of [world.phones.payer, world.phones.payee]) {
         const payer = phone === world.phones.payer;
         phone.interceptor.setHook((frame, direction) => {
-          const altered = payer ? tamper?.(frame, direction) : undefined;
-          trace(carriedFrame(phone.name, altered ?? frame, direction));
-          return altered ? { replace: altered } : 'pass';
+          const sent = (payer ? tamper?.(frame, direction) : undefined) ?? [frame];
+          for (const f of sent) trace(carriedFrame(phone.name, f, direction));
+          return sent.length === 1 && sent[0] === frame ? 'pass' : { replace: sent };
         });
       }
       recording = true;
@@ -147,15 +151,16 @@ function rejecter(flow: RunRequest['flow'], attack: Attack, err: TeeError): { la
     if (err.origin === 'TEE') return { lane: 'TEE', actor: 'tee-os' };
     return { lane: 'REE', actor: 'wallet' };
   }
-  if (attack === 'tamper-frame') return { lane: 'TK', actor: 'communication-agent' };
+  if (FRAME_ATTACKS.has(attack)) return { lane: 'TK', actor: 'communication-agent' };
   if (flow === 'online') return { lane: 'REE', actor: 'backend' };
   if (attack === 'alter-amount') return { lane: 'TK', actor: 'trusted-computing (payer)' };
   return { lane: 'TK', actor: 'trusted-computing (payee)' };
 }
 
 type Emit = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => void;
-/** A compromised REE's change to a frame it carries on the payer's phone: the bytes to send instead, or undefined to pass it. */
-type Tamper = (frame: Uint8Array, direction: Direction) => Uint8Array | undefined;
+/** A compromised REE's change to a frame it carries on the payer's phone: the frames to send instead, or undefined to pass it. */
+type Tamper = (frame: Uint8Array, direction: Direction) => Uint8Array[] | undefined;
+const FRAME_ATTACKS: ReadonlySet<Attack> = new Set(['tamper-frame', 'replay-frame']);
 
 /** One frame as the REE carrying it sees it: a record's plaintext header and its ciphertext, or a handshake message. */
 function carriedFrame(phone: string, frame: Uint8Array, direction: Direction): TraceEvent {
@@ -183,16 +188,21 @@ async function runFlow(
     else await runOfflinePayment(world, input);
     return;
   }
-  if (attack === 'tamper-frame') {
-    // The payer's phone: the next frame the TEE OS sends its trusted key gets one bit flipped.
+  if (FRAME_ATTACKS.has(attack)) {
+    // The payer's phone: the next frame the TEE OS sends its trusted key gets one bit flipped, or is sent twice.
     let done = false;
     setTamper((frame, direction) => {
       if (done || direction !== TO_INITIATOR) return undefined;
       done = true;
+      if (attack === 'replay-frame') {
+        const seq = peekRecordHeader(frame)?.seq;
+        emit(attackEvent(`sends a ${frame.length}-byte TEE OS -> trusted key frame (record ${seq}) twice`, { frame: shortHex(frame) }));
+        return [frame, frame.slice()];
+      }
       const bit = frame.length * 8 - 3; // inside the record's authentication tag
       const altered = flipBit(frame, bit);
       emit(attackEvent(`flipped bit ${bit} of a ${frame.length}-byte TEE OS -> trusted key frame`, { before: shortHex(frame), after: shortHex(altered) }));
-      return altered;
+      return [altered];
     });
     if (flow === 'online') await runOnlinePayment(world, input);
     else await runOfflinePayment(world, input);

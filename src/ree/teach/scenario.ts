@@ -7,12 +7,13 @@ import type { TraceEvent } from '../../common/trace.js';
 export const FLOWS = ['online', 'offline'] as const;
 export type Flow = (typeof FLOWS)[number];
 
-export const ATTACKS = ['none', 'tamper-frame', 'replay-payment', 'alter-amount'] as const;
+export const ATTACKS = ['none', 'tamper-frame', 'replay-frame', 'replay-payment', 'alter-amount'] as const;
 export type Attack = (typeof ATTACKS)[number];
 
 export const ATTACK_TITLES: Readonly<Record<Attack, string>> = {
   none: 'honest REE',
   'tamper-frame': 'flip a bit in a TEE OS ↔ trusted key channel frame',
+  'replay-frame': 'replay a TEE OS → trusted key channel frame',
   'replay-payment': 'replay the signed payment',
   'alter-amount': 'alter the amount in the signed payment bytes',
 };
@@ -45,6 +46,10 @@ export const DEFENCES: Readonly<Record<Exclude<Attack, 'none'>, Record<Flow, str
   'tamper-frame': {
     online: 'Every channel record is authenticated (AEAD tag, sequence number): the trusted key refuses the altered frame and drops the channel.',
     offline: 'Every channel record is authenticated (AEAD tag, sequence number): the trusted key refuses the altered frame and drops the channel.',
+  },
+  'replay-frame': {
+    online: 'Every record carries a sequence number in its authenticated header: the trusted key accepts only the next one, so it refuses the copy and drops the channel.',
+    offline: 'Every record carries a sequence number in its authenticated header: the trusted key accepts only the next one, so it refuses the copy and drops the channel.',
   },
   'replay-payment': {
     online: 'The backend remembers every signed nonce and order: the same signed payment settles once.',

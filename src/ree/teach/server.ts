@@ -3,7 +3,7 @@
  *
  *   GET  /                  the page (built by ./assets.ts)
  *   GET  /api/scenarios     the flows and attacks it offers
- *   POST /api/run           {flow: 'online'|'offline', attack?: 'none'|'tamper-frame'|'replay-payment'|'alter-amount', amount?: minor units}
+ *   POST /api/run           {flow: 'online'|'offline', attack?: 'none'|'tamper-frame'|'replay-frame'|'replay-payment'|'alter-amount', amount?: minor units}
  *                           -> {flow, attack, events: TeachEvent[], outcome}
  *
  * Runs are serialised: one payment at a time, each on a fresh simulated world. Every event passes

@@ -74,7 +74,7 @@ describe('teach server', () => {
     expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/);
     const scenarios = (await (await fetch(new URL('/api/scenarios', server.url))).json()) as any;
     expect(scenarios.flows).toEqual(['online', 'offline']);
-    expect(scenarios.attacks.map((a: { id: string }) => a.id)).toEqual(['none', 'tamper-frame', 'replay-payment', 'alter-amount']);
+    expect(scenarios.attacks.map((a: { id: string }) => a.id)).toEqual(['none', 'tamper-frame', 'replay-frame', 'replay-payment', 'alter-amount']);
   });
 
   it.each(['online', 'offline'])('%s payment: three lanes, completed, no secret in the REE lane', async (flow) => {
@@ -123,11 +123,28 @@ describe('teach server', () => {
     expect(events.findIndex((e) => e.kind === 'rejected')).toBeGreaterThan(attackAt + 1);
   }, 120_000);
 
+  it.each(['online', 'offline'])('%s payment, a replayed frame: drawn twice with one sequence number, refused as out of sequence, and the user is never asked', async (flow) => {
+    const { events, outcome } = await run(flow, 'replay-frame');
+    const attackAt = events.findIndex((e) => e.kind === 'attack');
+    const [first, copy] = [events[attackAt + 1]!, events[attackAt + 2]!];
+    for (const f of [first, copy]) expect(f).toMatchObject({ lane: 'REE', detail: { route: 'TEE OS -> trusted key' } });
+    expect(copy.detail?.header).toBe(first.detail?.header);
+    expect(copy.detail?.ciphertext).toBe(first.detail?.ciphertext);
+    const rejected = events.find((e) => e.kind === 'rejected')!;
+    expect(rejected).toMatchObject({ lane: 'TK', actor: 'communication-agent', detail: { code: 'SECURITY' } });
+    expect(String(rejected.detail?.why)).toMatch(/out of sequence/);
+    expect(outcome).toMatchObject({ status: 'rejected', code: 'SECURITY' });
+    // The request the key read before the copy belongs to the dead channel: no trusted-UI screen follows.
+    expect(events.some((e) => e.actor === 'trusted-ui')).toBe(false);
+  }, 120_000);
+
   it.each([
     ['online', 'tamper-frame'],
+    ['online', 'replay-frame'],
     ['online', 'replay-payment'],
     ['online', 'alter-amount'],
     ['offline', 'tamper-frame'],
+    ['offline', 'replay-frame'],
     ['offline', 'replay-payment'],
     ['offline', 'alter-amount'],
   ])('%s payment with %s: the attack and the rejection appear with a code', async (flow, attack) => {
