@@ -96,6 +96,36 @@ export const channelScenarios: Scenario[] = [
     },
   },
   {
+    name: 'channel-replay-mid-payment',
+    attack: 'send the record carrying an offline payment request (tk.payOffline) twice in a row, so the key reads the request and then loses its channel',
+    expectedDefence: 'the copy is refused (out of sequence) and the call fails; the request read before it dies with its channel: no confirmation over the next channel, nothing debited',
+    run: async (ctx) => {
+      const adv = await ctx.adv();
+      const alice = await adv.wallet('alice');
+      const aliceId = await alice.identity('alice');
+      const before = await alice.call('OFFLINE_STATE', {}, aliceId);
+      const offer = await offerFromBob(adv, 100, `replay-mid-${Date.now()}`);
+      const link = adv.link('alice');
+      const connectionsBefore = link.connections;
+      let sent = false;
+      link.setHook((frame, dir) => {
+        if (sent || dir !== TO_INITIATOR) return 'pass';
+        sent = true;
+        return { replace: [frame, frame.slice()] };
+      });
+      const o = await outcome(() => alice.call('PAY_OFFLINE', { offer }, aliceId));
+      const recovered = await linkRecovered(adv, 'alice');
+      await sleep(200); // the request read before the copy has run its course by now
+      const w = await adv.wallet('alice');
+      const after = await w.call('OFFLINE_STATE', {}, await w.identity('alice'));
+      const debited = before.balance - after.balance;
+      return {
+        observed: `call ${o.code}; channel reset ${link.connections > connectionsBefore}; reconnected ${recovered}; debited ${debited}, counter +${after.counter - before.counter}`,
+        defended: o.code !== 'no error' && recovered && debited === 0 && after.counter === before.counter,
+      };
+    },
+  },
+  {
     name: 'channel-reorder',
     attack: 'hold two TEE OS -> trusted key records of concurrent calls and deliver them in reverse order',
     expectedDefence: 'the out-of-order record is rejected and the channel closes (no call is answered out of order)',
