@@ -98,7 +98,7 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
       world = await createDemoWorld({ dataDir: dir, provider, trace, backend: 'in-process', pin: PIN });
       await rememberSecrets(world, secrets);
       // The REE carries every TEE OS <-> trusted key frame: draw each one as the carrier sees it, and
-      // let a compromised REE alter one on the payer's phone.
+      // let a compromised REE alter or replay one on the payer's phone.
       let tamper: Tamper | undefined;
       for (const phone of [world.phones.payer, world.phones.payee]) {
         const payer = phone === world.phones.payer;
