@@ -144,6 +144,11 @@ function readU32(frame: Uint8Array, off: number): number {
   return ((frame[off]! << 24) | (frame[off + 1]! << 16) | (frame[off + 2]! << 8) | frame[off + 3]!) >>> 0;
 }
 
+/** The header's u64 sequence number (an exact number: seq never passes MAX_SEQ). */
+function readSeq(frame: Uint8Array): number {
+  return readU32(frame, 6) * 0x100000000 + readU32(frame, 10);
+}
+
 /** A record's header as anyone carrying the frame reads it (it is plaintext: the AEAD's associated data). */
 export interface RecordHeader {
   type: keyof typeof RecordType;
@@ -163,7 +168,7 @@ export function peekRecordHeader(frame: Uint8Array): RecordHeader | undefined {
   if (frame.length < RECORD_OVERHEAD_BYTES || frame[0] !== RECORD_VERSION) return undefined;
   const type = RECORD_TYPE_NAMES.get(frame[1]!);
   if (type === undefined) return undefined;
-  return { type, epoch: readU32(frame, 2), seq: readU32(frame, 6) * 0x100000000 + readU32(frame, 10), sealedBytes: frame.length - RECORD_HEADER_BYTES };
+  return { type, epoch: readU32(frame, 2), seq: readSeq(frame), sealedBytes: frame.length - RECORD_HEADER_BYTES };
 }
 
 function writeHeader(frame: Uint8Array, type: RecordType, epoch: number, seq: number): void {
@@ -291,7 +296,7 @@ export class RecordReceiver {
     const type = frame[1]!;
     if (type !== RecordType.DATA && type !== RecordType.READY && type !== RecordType.CLOSE) rejectRecord(s.seq, 'unknown record type');
     const epoch = readU32(frame, 2);
-    const seq = readU32(frame, 6) * 0x100000000 + readU32(frame, 10);
+    const seq = readSeq(frame);
     if (seq !== s.seq) rejectRecord(s.seq, `out of sequence (got ${seq}): replayed, reordered or dropped`);
     if (epoch === s.epoch + 1) s.ratchet();
     else if (epoch !== s.epoch) rejectRecord(s.seq, `unexpected epoch ${epoch}`);

@@ -5,7 +5,7 @@ import { outcome, sleep, type Scenario, type ScenarioResult } from '../scenario.
 import { offerFromBob } from './payments.js';
 
 /** Apply `change` to the next frame the endpoints send in `direction` on the phone's link, once. */
-export function tamperNext(adv: Adversary, name: PhoneName, direction: Direction, change: (f: Uint8Array) => Uint8Array): void {
+export function tamperNext(adv: Adversary, name: PhoneName, direction: Direction, change: (f: Uint8Array) => Uint8Array | Uint8Array[]): void {
   let done = false;
   adv.link(name).setHook((frame, dir) => {
     if (done || dir !== direction) return 'pass';
@@ -37,6 +37,22 @@ async function tamperedCall(adv: Adversary, change: (f: Uint8Array) => Uint8Arra
   const recovered = await linkRecovered(adv, 'alice');
   const reset = adv.link('alice').connections > connectionsBefore;
   return { observed: `${what}: call ${o.code}, channel reset ${reset}, reconnected ${recovered}`, defended: o.code !== 'no error' && reset && recovered };
+}
+
+/** The start of an offline payment a scenario attacks: Alice's wallet, her offline state, a fresh 100-unit offer from Bob. */
+async function offlinePaymentSetUp(adv: Adversary, txPrefix: string) {
+  const alice = await adv.wallet('alice');
+  const aliceId = await alice.identity('alice');
+  const before = await alice.call('OFFLINE_STATE', {}, aliceId);
+  const offer = await offerFromBob(adv, 100, `${txPrefix}-${Date.now()}`);
+  return { alice, aliceId, before, offer };
+}
+
+/** How far Alice's offline balance and counter moved since `before`, read through a new wallet. */
+async function offlineMoved(adv: Adversary, before: { balance: number; counter: number }): Promise<{ debited: number; counted: number }> {
+  const w = await adv.wallet('alice');
+  const after = await w.call('OFFLINE_STATE', {}, await w.identity('alice'));
+  return { debited: before.balance - after.balance, counted: after.counter - before.counter };
 }
 
 /** The factory's real identities, for handshakes outside a phone. */
@@ -74,10 +90,7 @@ export const channelScenarios: Scenario[] = [
     expectedDefence: 'sequence numbers reject the replay; the balance is debited once',
     run: async (ctx) => {
       const adv = await ctx.adv();
-      const alice = await adv.wallet('alice');
-      const aliceId = await alice.identity('alice');
-      const before = await alice.call('OFFLINE_STATE', {}, aliceId);
-      const offer = await offerFromBob(adv, 100, `replay-${Date.now()}`);
+      const { alice, aliceId, before, offer } = await offlinePaymentSetUp(adv, 'replay');
       const link = adv.link('alice');
       const mark = link.frameLog.recorded;
       await alice.call('PAY_OFFLINE', { offer }, aliceId);
@@ -86,12 +99,10 @@ export const channelScenarios: Scenario[] = [
       for (const f of requests) link.current?.inject(TO_INITIATOR, f);
       await sleep(50);
       const recovered = await linkRecovered(adv, 'alice');
-      const w = await adv.wallet('alice');
-      const after = await w.call('OFFLINE_STATE', {}, await w.identity('alice'));
-      const debited = before.balance - after.balance;
+      const { debited, counted } = await offlineMoved(adv, before);
       return {
-        observed: `replayed ${requests.length} frames; channel reset ${link.connections > connectionsBefore}; debited ${debited} (expected 100), counter +${after.counter - before.counter}`,
-        defended: debited === 100 && after.counter - before.counter === 1 && recovered,
+        observed: `replayed ${requests.length} frames; channel reset ${link.connections > connectionsBefore}; debited ${debited} (expected 100), counter +${counted}`,
+        defended: debited === 100 && counted === 1 && recovered,
       };
     },
   },
@@ -101,27 +112,17 @@ export const channelScenarios: Scenario[] = [
     expectedDefence: 'the copy is refused (out of sequence) and the call fails; the request read before it dies with its channel: no confirmation over the next channel, nothing debited',
     run: async (ctx) => {
       const adv = await ctx.adv();
-      const alice = await adv.wallet('alice');
-      const aliceId = await alice.identity('alice');
-      const before = await alice.call('OFFLINE_STATE', {}, aliceId);
-      const offer = await offerFromBob(adv, 100, `replay-mid-${Date.now()}`);
+      const { alice, aliceId, before, offer } = await offlinePaymentSetUp(adv, 'replay-mid');
       const link = adv.link('alice');
       const connectionsBefore = link.connections;
-      let sent = false;
-      link.setHook((frame, dir) => {
-        if (sent || dir !== TO_INITIATOR) return 'pass';
-        sent = true;
-        return { replace: [frame, frame.slice()] };
-      });
+      tamperNext(adv, 'alice', TO_INITIATOR, (frame) => [frame, frame.slice()]);
       const o = await outcome(() => alice.call('PAY_OFFLINE', { offer }, aliceId));
       const recovered = await linkRecovered(adv, 'alice');
       await sleep(200); // the request read before the copy has run its course by now
-      const w = await adv.wallet('alice');
-      const after = await w.call('OFFLINE_STATE', {}, await w.identity('alice'));
-      const debited = before.balance - after.balance;
+      const { debited, counted } = await offlineMoved(adv, before);
       return {
-        observed: `call ${o.code}; channel reset ${link.connections > connectionsBefore}; reconnected ${recovered}; debited ${debited}, counter +${after.counter - before.counter}`,
-        defended: o.code !== 'no error' && recovered && debited === 0 && after.counter === before.counter,
+        observed: `call ${o.code}; channel reset ${link.connections > connectionsBefore}; reconnected ${recovered}; debited ${debited}, counter +${counted}`,
+        defended: o.code !== 'no error' && recovered && debited === 0 && counted === 0,
       };
     },
   },
