@@ -1,7 +1,8 @@
 /**
  * The teaching page in a real browser: starts `tee-sim teach`'s server on a free port, drives Debian's
  * Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) through playwright-core, runs a payment, opens a
- * message's detail panel, then turns on the compromised REE and checks the rejection is drawn.
+ * message's detail panel, plays a payer who types a wrong PIN, then turns on the compromised REE
+ * and checks the rejection is drawn.
  * Skips, saying why, when no Chromium is installed (`apt-get install -y chromium`), unless
  * TEE_SIM_REQUIRE_BROWSER=1 (CI sets it): then a missing browser fails the run instead.
  *
@@ -81,6 +82,26 @@ describe.skipIf(!haveChromium)('teaching page in Chromium', () => {
     await page.locator('#events .event[data-lane="TEE"] .msg', { hasText: 'calls tk.signOnlinePayment' }).click();
     expect(await page.getAttribute('#detail', 'data-lane')).toBe('TEE');
     expect(await page.textContent('#detail')).toMatch(/keyId\s*[0-9a-f]{32}/);
+  });
+
+  it('the payer types a wrong PIN: the amount is raised to need one, and the trusted key refuses it', async () => {
+    await page.fill('#amount', '25.50');
+    await page.selectOption('#user', 'wrong-pin');
+    expect(await page.inputValue('#amount')).toBe('150.00');
+    expect(await page.textContent('#note')).toContain('only above 100.00 CNY');
+    await page.click('#run');
+    await page.waitForSelector('#status.rejected', { timeout: 90_000 });
+    expect(await page.textContent('#status')).toContain('ACCESS_DENIED');
+    expect(await page.textContent('#defence')).toMatch(/^What happened: .*takes a try/);
+    await page.locator('#events .event[data-lane="TEE"] .msg', { hasText: 'PIN entered (not shown)' }).click();
+    expect(await page.getAttribute('#detail', 'data-lane')).toBe('TEE');
+    await page.locator('#events .event[data-lane="TK"] .msg', { hasText: 'wrong PIN' }).click();
+    expect(await page.textContent('#detail')).toMatch(/triesLeft\s*2/);
+    // A compromised REE meets a payer who confirms: the choice goes back and is locked.
+    await page.check('#compromised');
+    expect(await page.inputValue('#user')).toBe('confirm');
+    expect(await page.isDisabled('#user')).toBe(true);
+    await page.fill('#amount', '25.50');
   });
 
   it('with a compromised REE, draws the rejection and its error code', async () => {

@@ -107,7 +107,8 @@ export class TeeOs {
         trace({
           lane: 'TEE',
           actor: 'trusted-ui',
-          text: e.kind === 'confirm' ? `screen: ${e.title} -> ${e.outcome}` : `message: ${e.text}`,
+          // The PIN's digits stay on the trusted UI's path to the key; the trace says only that one was typed.
+          text: e.kind === 'confirm' ? `screen: ${e.title} -> ${e.outcome}${e.pinEntered ? ', PIN entered (not shown)' : ''}` : `message: ${e.text}`,
         }),
       );
     }

@@ -14,6 +14,10 @@
  *                   match) before they go to the backend -> the signature does not verify
  *                   offline: raise the amount in the payee's signed offer before the payer scans it
  *                   -> the payer's trusted key does not accept the offer
+ *
+ * With an honest REE the payer's user can also refuse at the trusted UI ('reject'), or confirm with
+ * a wrong PIN ('wrong-pin', on an amount above PIN_ABOVE): the trusted key signs nothing, and a
+ * wrong PIN takes a try.
  */
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,7 +35,9 @@ import {
 } from '../../protocol/payment.js';
 import { createDemoWorld, DEMO_CURRENCY, runOfflinePayment, runOnlinePayment, type DemoWorld } from '../demo/index.js';
 import { decodeQrText, encodeQrText } from '../qr/index.js';
-import { DEFENCES, type Attack, type RunRequest, type RunResult, type TeachEvent } from './scenario.js';
+import {
+  DEFENCES, PIN_ABOVE, USER_OUTCOMES, type Attack, type RunRequest, type RunResult, type TeachEvent, type UserChoice,
+} from './scenario.js';
 import type { ScenarioRunner } from './server.js';
 
 export interface TeachRunner {
@@ -48,7 +54,11 @@ export interface TeachRunnerOptions {
 }
 
 const PIN = '73925184';
+/** What the 'wrong-pin' user types: one digit off, as a real slip would be. */
+const WRONG_PIN = '73925185';
 const DEFAULT_AMOUNT = { online: 2_550, offline: 1_200 } as const;
+/** An amount that needs the PIN, for a 'wrong-pin' run that names none. */
+const DEFAULT_PIN_AMOUNT = 15_000;
 
 /** A compromised REE's action, drawn in the REE lane. */
 function attackEvent(text: string, detail?: TraceEvent['detail']): TraceEvent & { kind: 'attack' } {
@@ -70,9 +80,10 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
   const provider = options.provider ?? defaultProvider();
   const base = options.dataDir ?? tmpdir();
   await mkdir(base, { recursive: true });
-  const secrets = new Set<string>([PIN]);
+  const secrets = new Set<string>([PIN, WRONG_PIN]);
 
   const run: ScenarioRunner = async (request: RunRequest): Promise<RunResult> => {
+    const user: UserChoice = request.user ?? 'confirm';
     const dir = await mkdtemp(join(base, 'teach-run-'));
     const events: TeachEvent[] = [];
     let recording = false;
@@ -90,13 +101,19 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
         const code = e.detail.reason;
         const what = request.attack === 'tamper-frame' ? 'altered' : 'replayed';
         push({ ...e, t: stamp(), kind: 'rejected', text: `rejected the ${what} record (${code}); ${e.text}`, detail: { ...e.detail, code } });
+      } else if (user !== 'confirm' && e.lane === 'TK' && e.actor === 'trusted-interaction' && USER_REFUSALS[user].text === e.text && !rejected()) {
+        // The payer said no, or typed a wrong PIN: drawn where the trusted key refuses, before its answer leaves.
+        const code = user === 'wrong-pin' && e.detail?.triesLeft === 0 ? 'PIN_BLOCKED' : USER_REFUSALS[user].code;
+        push({ ...e, t: stamp(), kind: 'rejected', text: `${e.text}: nothing is signed`, detail: { ...e.detail, code } });
       } else push({ ...e, t: stamp() });
     };
     const rejected = () => events.find((x) => x.kind === 'rejected');
     let world: DemoWorld | undefined;
     try {
-      world = await createDemoWorld({ dataDir: dir, provider, trace, backend: 'in-process', pin: PIN });
+      world = await createDemoWorld({ dataDir: dir, provider, trace, backend: 'in-process', pin: PIN, pinLimit: PIN_ABOVE });
       await rememberSecrets(world, secrets);
+      if (user === 'reject') world.users.payer.decision = 'reject';
+      if (user === 'wrong-pin') world.users.payer.pin = WRONG_PIN;
       // The REE carries every TEE OS <-> trusted key frame: draw each one as the carrier sees it, and
       // let a compromised REE alter or replay one on the payer's phone.
       let tamper: Tamper | undefined;
@@ -109,23 +126,24 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
         });
       }
       recording = true;
-      const amount = request.amount ?? DEFAULT_AMOUNT[request.flow];
+      const amount = request.amount ?? (user === 'wrong-pin' ? DEFAULT_PIN_AMOUNT : DEFAULT_AMOUNT[request.flow]);
       const currency = DEMO_CURRENCY;
       try {
         await runFlow(world, request.flow, request.attack, { amount, currency }, (e) => trace(e), (t) => (tamper = t));
         push({ lane: 'REE', actor: 'result', text: `payment completed: ${formatAmount(amount, currency)}`, kind: 'result' });
-        return { flow: request.flow, attack: request.attack, events, outcome: { status: 'completed' } };
+        return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'completed' } };
       } catch (err) {
         if (!(err instanceof TeeError)) throw err;
         const first = rejected();
         if (first) {
           // The defence already refused (and is drawn); the REE sees its call fail.
           trace({ lane: 'REE', actor: `wallet:${world.parties.payer.userId}`, text: `the call failed: ${err.message}`, detail: { code: err.code, origin: err.origin } });
-          const code = String(first.detail?.code ?? err.code);
-          return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code, origin: err.origin, message: first.text, ...defence(request) } };
+          // A frame attack's code is the record layer's reason; a user's refusal is the error the wallet got.
+          const code = user === 'confirm' ? String(first.detail?.code ?? err.code) : err.code;
+          return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'rejected', code, origin: err.origin, message: first.text, ...defence(request, user) } };
         }
         trace({ ...rejecter(request.flow, request.attack, err), text: `rejected: ${err.message}`, detail: { code: err.code, origin: err.origin }, kind: 'rejected' });
-        return { flow: request.flow, attack: request.attack, events, outcome: { status: 'rejected', code: err.code, origin: err.origin, message: err.message, ...defence(request) } };
+        return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'rejected', code: err.code, origin: err.origin, message: err.message, ...defence(request, user) } };
       }
     } finally {
       recording = false;
@@ -138,8 +156,9 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
   return { run, secrets: () => [...secrets], close: async () => undefined };
 }
 
-function defence(request: RunRequest): { defence?: string } {
-  return request.attack === 'none' ? {} : { defence: DEFENCES[request.attack][request.flow] };
+function defence(request: RunRequest, user: UserChoice): { defence?: string } {
+  if (request.attack !== 'none') return { defence: DEFENCES[request.attack][request.flow] };
+  return user === 'confirm' ? {} : { defence: USER_OUTCOMES[user] };
 }
 
 /** Where a defence refuses each attack (the error itself surfaces in the wallet that made the call). */
@@ -156,6 +175,12 @@ function rejecter(flow: RunRequest['flow'], attack: Attack, err: TeeError): { la
   if (attack === 'alter-amount') return { lane: 'TK', actor: 'trusted-computing (payer)' };
   return { lane: 'TK', actor: 'trusted-computing (payee)' };
 }
+
+/** The trusted key's trace line for each refusal a user can make (src/trusted-key/trusted-interaction), and its error code. */
+const USER_REFUSALS: Readonly<Record<Exclude<UserChoice, 'confirm'>, { text: string; code: string }>> = {
+  reject: { text: 'user declined', code: 'CANCEL' },
+  'wrong-pin': { text: 'wrong PIN', code: 'ACCESS_DENIED' },
+};
 
 type Emit = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => void;
 /** A compromised REE's change to a frame it carries on the payer's phone: the frames to send instead, or undefined to pass it. */

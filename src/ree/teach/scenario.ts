@@ -18,10 +18,28 @@ export const ATTACK_TITLES: Readonly<Record<Attack, string>> = {
   'alter-amount': 'alter the amount in the signed payment bytes',
 };
 
+/** What the user at the payer's trusted UI does: the REE cannot see or change this (the screen is the TEE's). */
+export const USER_CHOICES = ['confirm', 'reject', 'wrong-pin'] as const;
+export type UserChoice = (typeof USER_CHOICES)[number];
+
+export const USER_CHOICE_TITLES: Readonly<Record<UserChoice, string>> = {
+  confirm: 'confirms (and enters the right PIN when asked)',
+  reject: 'rejects the payment on the trusted UI',
+  'wrong-pin': 'confirms but enters a wrong PIN',
+};
+
+/** Above this amount (minor units) the trusted keys of a teaching run ask for the PIN (the runner sets it as their limit). */
+export const PIN_ABOVE = 10_000;
+
 export interface RunRequest {
   flow: Flow;
   attack: Attack;
-  /** Minor units (CNY fen); default 25.50 online, 12.00 offline. Above 100.00 the trusted key asks for the PIN. */
+  /** The payer's choice on the trusted UI (default 'confirm'); other choices need an honest REE (attack 'none'). */
+  user?: UserChoice;
+  /**
+   * Minor units (CNY fen); default 25.50 online, 12.00 offline, and 150.00 for 'wrong-pin'. Above
+   * 100.00 (PIN_ABOVE) the trusted key asks for the PIN, so 'wrong-pin' needs an amount above it.
+   */
   amount?: number;
 }
 
@@ -38,7 +56,7 @@ export interface RunOutcome {
   code?: string;
   origin?: string;
   message?: string;
-  /** For an attack: the defence that stopped it, in one sentence. */
+  /** For an attack: the defence that stopped it, in one sentence; for a user's refusal, what it meant. */
   defence?: string;
 }
 
@@ -64,6 +82,13 @@ export const DEFENCES: Readonly<Record<Exclude<Attack, 'none'>, Record<Flow, str
 export interface RunResult {
   flow: Flow;
   attack: Attack;
+  user: UserChoice;
   events: TeachEvent[];
   outcome: RunOutcome;
 }
+
+/** What a refusal at the trusted UI means, for the outcome line. */
+export const USER_OUTCOMES: Readonly<Record<Exclude<UserChoice, 'confirm'>, string>> = {
+  reject: 'The user rejected the payment on the trusted UI: the trusted key signs nothing, and the REE only learns that the call was cancelled.',
+  'wrong-pin': 'The PIN goes from the trusted UI to the trusted key inside the encrypted channel (the REE carries only ciphertext): a wrong one takes a try from the key’s retry counter (kept in its rollback-protected storage), and nothing is signed.',
+};

@@ -2,9 +2,10 @@
  * The teaching page's local web server (127.0.0.1 only).
  *
  *   GET  /                  the page (built by ./assets.ts)
- *   GET  /api/scenarios     the flows and attacks it offers
- *   POST /api/run           {flow: 'online'|'offline', attack?: 'none'|'tamper-frame'|'replay-frame'|'replay-payment'|'alter-amount', amount?: minor units}
- *                           -> {flow, attack, events: TeachEvent[], outcome}
+ *   GET  /api/scenarios     the flows, attacks and user choices it offers, and the amount above which the PIN is asked
+ *   POST /api/run           {flow: 'online'|'offline', attack?: 'none'|'tamper-frame'|'replay-frame'|'replay-payment'|'alter-amount',
+ *                            user?: 'confirm'|'reject'|'wrong-pin', amount?: minor units}
+ *                           -> {flow, attack, user, events: TeachEvent[], outcome}
  *
  * Runs are serialised: one payment at a time, each on a fresh simulated world. Every event passes
  * ./redact.ts before it leaves. Errors are `{error: {code, message}}` with a 4xx/5xx status, never a
@@ -16,7 +17,9 @@ import { aobject, aoneOf, aint } from '../../common/checks.js';
 import { TeeError } from '../../common/errors.js';
 import { pageAssets } from './assets.js';
 import { redactEvent } from './redact.js';
-import { ATTACK_TITLES, ATTACKS, FLOWS, type RunRequest, type RunResult } from './scenario.js';
+import {
+  ATTACK_TITLES, ATTACKS, FLOWS, PIN_ABOVE, USER_CHOICE_TITLES, USER_CHOICES, type RunRequest, type RunResult,
+} from './scenario.js';
 
 export type ScenarioRunner = (request: RunRequest) => Promise<RunResult>;
 
@@ -82,6 +85,14 @@ export function parseRunRequest(body: Record<string, unknown>): RunRequest {
     attack: body.attack === undefined ? 'none' : aoneOf(body.attack, 'attack', ATTACKS),
   };
   if (body.amount !== undefined) request.amount = aint(body.amount, 'amount', 1, 1_000_000);
+  if (body.user !== undefined) request.user = aoneOf(body.user, 'user', USER_CHOICES);
+  // A refusal at the trusted UI and a compromised REE would each stop the run: one lesson at a time.
+  if (request.user && request.user !== 'confirm' && request.attack !== 'none') {
+    throw new TeeError('BAD_PARAMETERS', `teach: user '${request.user}' needs an honest REE (attack 'none')`, 'API');
+  }
+  if (request.user === 'wrong-pin' && request.amount !== undefined && request.amount <= PIN_ABOVE) {
+    throw new TeeError('BAD_PARAMETERS', `teach: a wrong PIN needs an amount above ${PIN_ABOVE} (the trusted key asks for the PIN only then)`, 'API');
+  }
   return request;
 }
 
@@ -104,7 +115,12 @@ export async function startTeachServer(options: TeachServerOptions): Promise<Run
       }
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path === '/api/scenarios' && req.method === 'GET') {
-        sendJson(res, 200, { flows: FLOWS, attacks: ATTACKS.map((id) => ({ id, title: ATTACK_TITLES[id] })) });
+        sendJson(res, 200, {
+          flows: FLOWS,
+          attacks: ATTACKS.map((id) => ({ id, title: ATTACK_TITLES[id] })),
+          users: USER_CHOICES.map((id) => ({ id, title: USER_CHOICE_TITLES[id] })),
+          pinAbove: PIN_ABOVE,
+        });
       } else if (path === '/api/run') {
         if (req.method !== 'POST') throw new TeeError('NOT_SUPPORTED', 'teach: use POST /api/run', 'API');
         const request = parseRunRequest(await readBody(req));

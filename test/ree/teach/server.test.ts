@@ -75,6 +75,8 @@ describe('teach server', () => {
     const scenarios = (await (await fetch(new URL('/api/scenarios', server.url))).json()) as any;
     expect(scenarios.flows).toEqual(['online', 'offline']);
     expect(scenarios.attacks.map((a: { id: string }) => a.id)).toEqual(['none', 'tamper-frame', 'replay-frame', 'replay-payment', 'alter-amount']);
+    expect(scenarios.users.map((u: { id: string }) => u.id)).toEqual(['confirm', 'reject', 'wrong-pin']);
+    expect(scenarios.pinAbove).toBe(10_000);
   });
 
   it.each(['online', 'offline'])('%s payment: three lanes, completed, no secret in the REE lane', async (flow) => {
@@ -170,8 +172,59 @@ describe('teach server', () => {
     expect(over.events.find((e: { kind: string }) => e.kind === 'rejected')).toMatchObject({ lane: 'TK', detail: { code: 'ACCESS_DENIED' } });
   }, 120_000);
 
+  /** The trusted key's events from its question to the user on (what it did with the answer). */
+  function afterAsking(result: RunResult) {
+    const asked = result.events.findIndex((e) => e.lane === 'TK' && /^asking the user/.test(e.text));
+    expect(asked).toBeGreaterThan(0);
+    return result.events.slice(asked);
+  }
+
+  it.each(['online', 'offline'])('%s: the payer rejects on the trusted UI; nothing is signed, the REE learns only CANCEL', async (flow) => {
+    const { status, json } = await post('/api/run', { flow, user: 'reject' });
+    expect(status).toBe(200);
+    const result = json as RunResult;
+    expect(result.user).toBe('reject');
+    expect(result.outcome).toMatchObject({ status: 'rejected', code: 'CANCEL' });
+    expect(result.outcome.defence).toMatch(/rejected the payment on the trusted UI/);
+    const after = afterAsking(result);
+    expect(after.find((e) => e.actor === 'trusted-ui')?.text).toMatch(/-> declined$/);
+    // The refusal is drawn where the trusted key makes it, before its answer leaves; then the REE's call fails.
+    const refusal = after.findIndex((e) => e.kind === 'rejected');
+    expect(after[refusal]).toMatchObject({ lane: 'TK', actor: 'trusted-interaction', text: 'user declined: nothing is signed', detail: { code: 'CANCEL' } });
+    expect(after.slice(refusal + 1).some((e) => e.lane === 'REE' && /^carries record/.test(e.text) && e.detail?.route === 'trusted key -> TEE OS')).toBe(true);
+    expect(after.at(-1)).toMatchObject({ lane: 'REE', text: expect.stringMatching(/^the call failed/), detail: { code: 'CANCEL' } });
+    expect(after.some((e) => /signed/.test(e.text) && !/nothing is signed/.test(e.text))).toBe(false);
+    expect(result.events.some((e) => /POST \/v1\/payments/.test(e.text))).toBe(false);
+    expectNoSecretsInRee(result);
+  }, 120_000);
+
+  it.each(['online', 'offline'])('%s: the payer types a wrong PIN; a try is taken, nothing is signed, neither PIN is shown', async (flow) => {
+    const { status, json } = await post('/api/run', { flow, user: 'wrong-pin' });
+    expect(status).toBe(200);
+    const result = json as RunResult;
+    expect(result.outcome).toMatchObject({ status: 'rejected', code: 'ACCESS_DENIED' });
+    expect(result.outcome.defence).toMatch(/takes a try/);
+    expect(result.events.some((e) => e.lane === 'REE' && /150\.00 CNY/.test(e.text))).toBe(true); // the default amount needs the PIN
+    const after = afterAsking(result);
+    expect(after[0]!.detail?.pinRequired).toBe(true);
+    expect(after.find((e) => e.actor === 'trusted-ui')?.text).toMatch(/-> confirmed, PIN entered \(not shown\)$/);
+    expect(after.find((e) => e.kind === 'rejected')).toMatchObject({
+      lane: 'TK', actor: 'trusted-interaction', text: 'wrong PIN: nothing is signed', detail: { triesLeft: 2, code: 'ACCESS_DENIED' },
+    });
+    // The TEE OS sees the trusted key's error answer, and returns it to the REE as the command's result.
+    expect(after.filter((e) => e.lane === 'TEE' && /(answered with an error|failed): ACCESS_DENIED$/.test(e.text))).toHaveLength(2);
+    expect(after.at(-1)).toMatchObject({ lane: 'REE', text: 'the call failed: PIN: wrong, 2 tries left', detail: { code: 'ACCESS_DENIED' } });
+    expect(after.some((e) => /signed/.test(e.text) && !/nothing is signed/.test(e.text))).toBe(false);
+    expectNoSecretsInRee(result); // runner.secrets() holds the right and the wrong PIN
+  }, 120_000);
+
   it('refuses bad input with a code and no stack trace', async () => {
-    for (const body of [{ flow: 'cash' }, { flow: 'online', attack: 'rm -rf' }, { flow: 'online', amount: -1 }, { flow: 'online', amount: 1.5 }, [], 'x']) {
+    for (const body of [
+      { flow: 'cash' }, { flow: 'online', attack: 'rm -rf' }, { flow: 'online', amount: -1 }, { flow: 'online', amount: 1.5 }, [], 'x',
+      { flow: 'online', user: 'shrug' },
+      { flow: 'online', user: 'reject', attack: 'tamper-frame' }, // one lesson at a time
+      { flow: 'offline', user: 'wrong-pin', amount: 10_000 }, // at the limit no PIN is asked
+    ]) {
       const { status, json } = await post('/api/run', body);
       expect(status).toBe(400);
       expect(json.error.code).toBe('BAD_PARAMETERS');

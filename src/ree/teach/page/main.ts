@@ -4,7 +4,7 @@
  * and textContent (no HTML from the server is ever parsed).
  */
 import type { TraceLane } from '../../../common/trace.js';
-import type { Attack, RunResult, TeachEvent } from '../scenario.js';
+import type { Attack, RunResult, TeachEvent, UserChoice } from '../scenario.js';
 import { doc, formData, type PageControl, type PageElement, type PageNode } from './dom.js';
 
 const LANES: readonly TraceLane[] = ['REE', 'TEE', 'TK'];
@@ -47,20 +47,47 @@ const list = $('events');
 const empty = $('empty');
 const detail = $('detail');
 const defenceEl = $('defence');
+const userSelect = $('user');
+const noteEl = $('note');
+/** Above this amount (minor units) the trusted key asks for the PIN; the server says which. */
+let pinAbove = Infinity;
 
 async function loadScenarios(): Promise<void> {
   const res = await fetch('/api/scenarios');
-  const body = (await res.json()) as { attacks: { id: Attack; title: string }[] };
+  const body = (await res.json()) as { attacks: { id: Attack; title: string }[]; users: { id: UserChoice; title: string }[]; pinAbove: number };
   for (const a of body.attacks) {
     if (a.id === 'none') continue;
     const option = el('option', { text: a.title });
     option.value = a.id;
     attackSelect.append(option);
   }
+  for (const u of body.users) {
+    const option = el('option', { text: u.title });
+    option.value = u.id;
+    userSelect.append(option);
+  }
+  pinAbove = body.pinAbove;
 }
 
+function say(text: string): void {
+  noteEl.hidden = text === '';
+  noteEl.textContent = text;
+}
+
+// One lesson at a time: a compromised REE meets a payer who confirms, and a refusing payer an honest REE.
 compromised.addEventListener('change', () => {
   attackSelect.disabled = !compromised.checked;
+  if (compromised.checked) userSelect.value = 'confirm';
+  userSelect.disabled = compromised.checked;
+  say(compromised.checked ? 'With a compromised REE the payer confirms: the attack is the lesson.' : '');
+});
+
+userSelect.addEventListener('change', () => {
+  // The trusted key asks for the PIN only above its limit, so a wrong PIN needs a larger amount.
+  if (userSelect.value === 'wrong-pin' && Math.round(Number(amountInput.value) * 100) <= pinAbove) {
+    amountInput.value = ((pinAbove + 5_000) / 100).toFixed(2);
+    say(`The trusted key asks for the PIN only above ${(pinAbove / 100).toFixed(2)} CNY, so the amount is now ${amountInput.value}.`);
+  } else say('');
 });
 
 function showDetail(event: TeachEvent, button: PageElement): void {
@@ -116,7 +143,7 @@ function draw(result: RunResult): void {
   const o = result.outcome;
   statusEl.className = o.status;
   defenceEl.hidden = !o.defence;
-  defenceEl.textContent = o.defence ? `Defence: ${o.defence}` : '';
+  defenceEl.textContent = o.defence ? `${result.attack === 'none' ? 'What happened' : 'Defence'}: ${o.defence}` : '';
   statusEl.textContent = o.status === 'completed' ? 'Payment completed.' : `Rejected: ${o.code ?? 'error'}${o.message ? ` (${o.message})` : ''}`;
 }
 
@@ -124,6 +151,7 @@ form.addEventListener('submit', (e) => {
   e.preventDefault();
   const flow = String(formData(form).get('flow') ?? 'online');
   const attack = compromised.checked ? attackSelect.value : 'none';
+  const user = compromised.checked ? 'confirm' : userSelect.value || 'confirm';
   const major = Number(amountInput.value);
   const amount = Number.isFinite(major) && major > 0 ? Math.round(major * 100) : undefined;
   runButton.disabled = true;
@@ -133,7 +161,7 @@ form.addEventListener('submit', (e) => {
   detail.replaceChildren(el('h2', { text: 'What this side sees' }), el('p', { className: 'hint', text: 'Click a message in the diagram.' }));
   void (async () => {
     try {
-      const res = await fetch('/api/run', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ flow, attack, ...(amount ? { amount } : {}) }) });
+      const res = await fetch('/api/run', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ flow, attack, user, ...(amount ? { amount } : {}) }) });
       const body = (await res.json()) as RunResult | { error: { code: string; message: string } };
       if ('error' in body) {
         statusEl.className = 'rejected';

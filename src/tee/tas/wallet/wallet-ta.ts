@@ -75,7 +75,13 @@ const callTrustedKey: TkCall = async (session, method, params, user = false) => 
 function tracedCall(trace: TraceSink): TkCall {
   return async (session, method, params, user) => {
     trace({ lane: 'TEE', actor: 'wallet-ta', text: `calls ${method} on the trusted key`, detail: traceFields(params) });
-    const result = await callTrustedKey(session, method, params, user);
+    let result: Args;
+    try {
+      result = await callTrustedKey(session, method, params, user);
+    } catch (err) {
+      if (err instanceof TeeError) trace({ lane: 'TEE', actor: 'wallet-ta', text: `${method} answered with an error: ${err.code}`, detail: { code: err.code, message: err.message } });
+      throw err;
+    }
     trace({ lane: 'TEE', actor: 'wallet-ta', text: `${method} answered`, detail: traceFields(result) });
     return result;
   };
@@ -298,7 +304,14 @@ export function createWalletTa(options: WalletTaOptions = {}): TrustedApplicatio
         const detail = { ...(handle ? { handle: shortHex(handle) } : {}), ...traceFields(args), waitsForUser: USER_COMMANDS.has(name) };
         trace({ lane: 'TEE', actor: 'wallet-ta', text: `command ${name}`, detail });
       }
-      const result = await commands[name]({ session, args, handle });
+      let result: Args;
+      try {
+        result = await commands[name]({ session, args, handle });
+      } catch (err) {
+        // What the TA returns to the REE instead of a result: an error code and its message.
+        if (trace && err instanceof TeeError) trace({ lane: 'TEE', actor: 'wallet-ta', text: `command ${name} failed: ${err.code}`, detail: { code: err.code, origin: err.origin } });
+        throw err;
+      }
       const out = encode(result);
       const output = params[1] as MemrefParam;
       output.buffer = out;
