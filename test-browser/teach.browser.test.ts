@@ -1,8 +1,8 @@
 /**
  * The teaching page in a real browser: starts `tee-sim teach`'s server on a free port, drives Debian's
  * Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) through playwright-core, runs a payment, opens a
- * message's detail panel, plays a payer who types a wrong PIN, then turns on the compromised REE
- * and checks the rejection is drawn.
+ * message's detail panel, plays a payer who types a wrong PIN, turns on the compromised REE and
+ * checks the rejection is drawn, then sets up the channel afresh against a fake TEE OS.
  * Skips, saying why, when no Chromium is installed (`apt-get install -y chromium`), unless
  * TEE_SIM_REQUIRE_BROWSER=1 (CI sets it): then a missing browser fails the run instead.
  *
@@ -116,6 +116,26 @@ describe.skipIf(!haveChromium)('teaching page in Chromium', () => {
     expect(code).toMatch(/^[A-Z_]+$/);
     await rejected.click();
     expect(await page.textContent('#detail h3')).toContain(code);
+  });
+
+  it('channel set-up: a fake TEE OS is offered only there, refused in the handshake, and the payment then completes', async () => {
+    const impersonate = page.locator('#attack option[value="impersonate-tee-os"]');
+    expect(await impersonate.isDisabled()).toBe(true); // the online flow has no handshake
+    await page.check('input[name="flow"][value="channel"]');
+    expect(await impersonate.isDisabled()).toBe(false);
+    await page.selectOption('#attack', 'impersonate-tee-os');
+    await page.click('#run');
+    await page.waitForSelector('#status.rejected', { timeout: 90_000 });
+    expect(await page.textContent('#status')).toContain('SECURITY');
+    expect(await page.textContent('#defence')).toContain('vendor root');
+    await page.locator('#events .event[data-lane="REE"] .msg', { hasText: 'carries handshake message 2' }).first().click();
+    expect(await page.textContent('#detail')).toMatch(/certificate\s*tee-os alice-tee-os/);
+    await page.locator('#events .event.rejected .msg').first().click();
+    expect(await page.textContent('#detail')).toMatch(/why\s*handshake stage 2: certificate/);
+    expect(await page.textContent('#events .event.result')).toContain('payment completed');
+    // Back to online: the attack is no longer offered, another one is chosen.
+    await page.check('input[name="flow"][value="online"]');
+    expect(await page.inputValue('#attack')).not.toBe('impersonate-tee-os');
     await page.screenshot({ path: process.env.TEACH_SCREENSHOT ?? join(dir, 'teach.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
     expect(offsite).toEqual([]);

@@ -144,6 +144,39 @@ export function parseMessage3(bytes: Uint8Array): Message3 {
   };
 }
 
+/**
+ * What a carrier can read from a handshake message: all of it is plaintext (this SIGMA variant does
+ * not hide identities), but none of it lets the carrier derive a key, and changing it breaks the
+ * peer's signature or finished check. Undefined for anything that is not a well-formed message.
+ */
+export type HandshakeView =
+  | { stage: 1; version: number; suites: string[]; ephemeral: Uint8Array; random: Uint8Array }
+  | { stage: 2; suite: string; ephemeral: Uint8Array; random: Uint8Array; certificate: Certificate; signature: Uint8Array; finished: Uint8Array }
+  | { stage: 3; certificate: Certificate; signature: Uint8Array; finished: Uint8Array };
+
+export function peekHandshakeMessage(frame: Uint8Array): HandshakeView | undefined {
+  let tag: unknown;
+  try {
+    tag = (decode(frame, MAX_HANDSHAKE_MESSAGE_BYTES, 'CHANNEL') as unknown[] | undefined)?.[0];
+  } catch {
+    return undefined;
+  }
+  try {
+    if (tag === TAG1) return { stage: 1, ...parseMessage1(frame) };
+    if (tag === TAG2) {
+      const { hello: _hello, ...m } = parseMessage2(frame);
+      return { stage: 2, ...m };
+    }
+    if (tag === TAG3) {
+      const { hello: _hello, ...m } = parseMessage3(frame);
+      return { stage: 3, ...m };
+    }
+  } catch {
+    // malformed: not a message the peer would accept either
+  }
+  return undefined;
+}
+
 // ---- shared machinery ----
 
 /** Running transcript. The provider hashes one buffer at a time, so parts are kept and hashed whole (about 1 KiB). */

@@ -33,7 +33,7 @@ export {
   type RootKey,
 } from './certificate.js';
 export { createChannelIdentity, checkIdentity, type ChannelIdentity, type PeerIdentity } from './identity.js';
-export { DEFAULT_SUITES, type KeyLog } from './handshake.js';
+export { DEFAULT_SUITES, peekHandshakeMessage, type HandshakeView, type KeyLog } from './handshake.js';
 export { DEFAULT_REKEY_AFTER_RECORDS, DEFAULT_REKEY_AFTER_BYTES, peekRecordHeader, type RecordHeader } from './record.js';
 export {
   connectChannel,

@@ -12,6 +12,7 @@ import {
   flipBit,
   issueCertificate,
   listenTcp,
+  peekHandshakeMessage,
   TO_INITIATOR,
   TO_RESPONDER,
   type ChannelIdentity,
@@ -20,6 +21,7 @@ import {
   type TcpListener,
   type Transport,
 } from '../../src/channel/index.js';
+import { InitiatorHandshake, ResponderHandshake } from '../../src/channel/handshake.js';
 import { expectTeeError, handshakeOutcomes, makePki, openPair, rejection, type Pki } from './fixtures.js';
 
 const native = PROVIDERS.native;
@@ -257,5 +259,31 @@ describe('handshake fails', () => {
       (e: unknown) => e,
     );
     expectTeeError(err, 'BAD_PARAMETERS', /certificate is for another key/);
+  });
+});
+
+describe('peekHandshakeMessage: what the carrier reads of each handshake message', () => {
+  it('reads suites and ephemeral keys, both certificates, signatures and finished MACs; nothing else parses as one', () => {
+    const pki = pkiFor(native);
+    const initiator = new InitiatorHandshake(pki.trustedKey, { provider: native });
+    const responder = new ResponderHandshake(pki.teeOs, { provider: native });
+    const msg1 = initiator.start();
+    const msg2 = responder.respond(msg1);
+    const { message: msg3, result } = initiator.finish(msg2);
+    responder.finish(msg3);
+    expect(peekHandshakeMessage(msg1)).toMatchObject({ stage: 1, version: 1, suites: ['chacha20-poly1305', 'aes-256-gcm'] });
+    const m2 = peekHandshakeMessage(msg2);
+    expect(m2).toMatchObject({ stage: 2, suite: result.suite, certificate: { role: 'tee-os', subject: 'tee-os-1', issuer: 'vendor-root' } });
+    expect(m2?.stage === 2 && m2.ephemeral.length).toBe(32);
+    expect(peekHandshakeMessage(msg3)).toMatchObject({ stage: 3, certificate: { role: 'trusted-key', subject: 'tk-0001', issuer: 'issuer-root' } });
+    // None of the traffic keys is among the readable bytes.
+    const readable = [msg1, msg2, msg3].map((m) => Buffer.from(m).toString('hex')).join('');
+    for (const k of [result.send.key, result.receive.key]) expect(readable.includes(Buffer.from(k).toString('hex'))).toBe(false);
+    // A flipped bit in the finished MAC still reads (the peer's check refuses it); records and junk do not.
+    expect(peekHandshakeMessage(flipBit(msg2, msg2.length * 8 - 3))?.stage).toBe(2);
+    expect(peekHandshakeMessage(msg2.subarray(0, 100))).toBeUndefined();
+    expect(peekHandshakeMessage(encode(['tee-sim/hs9', 1]))).toBeUndefined();
+    expect(peekHandshakeMessage(new Uint8Array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7, 1, 2, 3]))).toBeUndefined();
+    expect(peekHandshakeMessage(new Uint8Array(0))).toBeUndefined();
   });
 });

@@ -14,6 +14,14 @@
  *                   match) before they go to the backend -> the signature does not verify
  *                   offline: raise the amount in the payee's signed offer before the payer scans it
  *                   -> the payer's trusted key does not accept the offer
+ *   impersonate-tee-os  (channel flow only) answer the trusted key's first handshake message with a
+ *                   second one of the REE's own: a TEE OS certificate under a root the REE made
+ *                   -> the trusted key refuses the certificate, and retries with the real TEE OS
+ *
+ * The channel flow power-cycles the payer's trusted key, so the TEE OS and the key run the handshake
+ * again through the REE (each message drawn with what the carrier can read of it), then pays online.
+ * A frame attack there hits the handshake: the key refuses, starts a fresh handshake that the REE
+ * lets through, and the payment completes; the run still reports the refusal.
  *
  * With an honest REE the payer's user can also refuse at the trusted UI ('reject'), or confirm with
  * a wrong PIN ('wrong-pin', on an amount above PIN_ABOVE): the trusted key signs nothing, and a
@@ -22,13 +30,16 @@
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { toHex } from '../../common/bytes.js';
+import { toHex, zeroize } from '../../common/bytes.js';
 import { TeeError } from '../../common/errors.js';
 import type { TraceEvent, TraceLane } from '../../common/trace.js';
 import { shortHex } from '../../common/trace.js';
 import { defaultProvider } from '../../crypto/index.js';
 import type { CryptoProvider } from '../../crypto/provider.js';
-import { flipBit, peekRecordHeader, TO_INITIATOR, type Direction } from '../../channel/index.js';
+import {
+  createChannelIdentity, createRoot, flipBit, peekHandshakeMessage, peekRecordHeader, TO_INITIATOR, type Direction, type HandshakeView,
+} from '../../channel/index.js';
+import { ResponderHandshake } from '../../channel/handshake.js';
 import { loadOrIssueHardware } from '../../device/hardware.js';
 import {
   decodeSigned, encodeSigned, formatAmount, onlineDisplayText, type SignedStatement,
@@ -56,7 +67,7 @@ export interface TeachRunnerOptions {
 const PIN = '73925184';
 /** What the 'wrong-pin' user types: one digit off, as a real slip would be. */
 const WRONG_PIN = '73925185';
-const DEFAULT_AMOUNT = { online: 2_550, offline: 1_200 } as const;
+const DEFAULT_AMOUNT = { online: 2_550, offline: 1_200, channel: 2_550 } as const;
 /** An amount that needs the PIN, for a 'wrong-pin' run that names none. */
 const DEFAULT_PIN_AMOUNT = 15_000;
 
@@ -95,12 +106,13 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
     const trace = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => {
       // The demo's per-step summary of the frames carried; here each frame is drawn as it passes (carry below).
       if (e.lane === 'REE' && e.actor.startsWith('link:') && e.text.startsWith('carried ')) return;
-      // A flipped or replayed frame: the trusted key's record layer refuses it (its tag does not verify,
-      // or its sequence number is not the next) and drops the channel.
-      if (FRAME_ATTACKS.has(request.attack) && e.lane === 'TK' && e.actor === 'communication-agent' && typeof e.detail?.reason === 'string' && !rejected()) {
-        const code = e.detail.reason;
-        const what = request.attack === 'tamper-frame' ? 'altered' : 'replayed';
-        push({ ...e, t: stamp(), kind: 'rejected', text: `rejected the ${what} record (${code}); ${e.text}`, detail: { ...e.detail, code } });
+      // A flipped, replayed or forged frame: the trusted key's record layer refuses it (its tag does not
+      // verify, or its sequence number is not the next) and drops the channel, or its handshake fails.
+      const refused = FRAME_ATTACKS.has(request.attack) && !rejected() ? channelRefusal(e) : undefined;
+      if (refused) {
+        const what = request.attack === 'tamper-frame' ? 'altered' : request.attack === 'replay-frame' ? 'replayed' : 'fake TEE OS’s';
+        const text = `${refused.handshake ? `refused the ${what} handshake message` : `rejected the ${what} record`} (${refused.code}); ${e.text}`;
+        push({ ...e, t: stamp(), kind: 'rejected', text, detail: { ...e.detail, code: refused.code } });
       } else if (user !== 'confirm' && e.lane === 'TK' && e.actor === 'trusted-interaction' && USER_REFUSALS[user].text === e.text && !rejected()) {
         // The payer said no, or typed a wrong PIN: drawn where the trusted key refuses, before its answer leaves.
         const code = user === 'wrong-pin' && e.detail?.triesLeft === 0 ? 'PIN_BLOCKED' : USER_REFUSALS[user].code;
@@ -130,7 +142,15 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
       const currency = DEMO_CURRENCY;
       try {
         await runFlow(world, request.flow, request.attack, { amount, currency }, (e) => trace(e), (t) => (tamper = t));
-        push({ lane: 'REE', actor: 'result', text: `payment completed: ${formatAmount(amount, currency)}`, kind: 'result' });
+        const paid = formatAmount(amount, currency);
+        const first = rejected();
+        if (first) {
+          // Refused in the handshake: the key set up its channel afresh (the REE let that one through) and paid.
+          push({ lane: 'REE', actor: 'result', text: `after the refusal the trusted key set up a new channel with the real TEE OS; payment completed: ${paid}`, kind: 'result' });
+          const code = String(first.detail?.code ?? 'SECURITY');
+          return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'rejected', code, origin: 'CHANNEL', message: `${first.text}; the key then reconnected to the real TEE OS and paid`, ...defence(request, user) } };
+        }
+        push({ lane: 'REE', actor: 'result', text: `payment completed: ${paid}`, kind: 'result' });
         return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'completed' } };
       } catch (err) {
         if (!(err instanceof TeeError)) throw err;
@@ -171,7 +191,7 @@ function rejecter(flow: RunRequest['flow'], attack: Attack, err: TeeError): { la
     return { lane: 'REE', actor: 'wallet' };
   }
   if (FRAME_ATTACKS.has(attack)) return { lane: 'TK', actor: 'communication-agent' };
-  if (flow === 'online') return { lane: 'REE', actor: 'backend' };
+  if (flow !== 'offline') return { lane: 'REE', actor: 'backend' };
   if (attack === 'alter-amount') return { lane: 'TK', actor: 'trusted-computing (payer)' };
   return { lane: 'TK', actor: 'trusted-computing (payee)' };
 }
@@ -185,13 +205,26 @@ const USER_REFUSALS: Readonly<Record<Exclude<UserChoice, 'confirm'>, { text: str
 type Emit = (e: TraceEvent & { kind?: TeachEvent['kind'] }) => void;
 /** A compromised REE's change to a frame it carries on the payer's phone: the frames to send instead, or undefined to pass it. */
 type Tamper = (frame: Uint8Array, direction: Direction) => Uint8Array[] | undefined;
-const FRAME_ATTACKS: ReadonlySet<Attack> = new Set(['tamper-frame', 'replay-frame']);
+/** The attacks on the frames the REE carries between the TEE OS and the trusted key. */
+const FRAME_ATTACKS: ReadonlySet<Attack> = new Set(['tamper-frame', 'replay-frame', 'impersonate-tee-os']);
+
+/** The trusted key's communication agent refusing a frame: a channel dropped on a bad record, or a failed handshake. */
+function channelRefusal(e: TraceEvent): { code: string; handshake: boolean } | undefined {
+  if (e.lane !== 'TK' || e.actor !== 'communication-agent') return undefined;
+  if (typeof e.detail?.reason === 'string') return { code: e.detail.reason, handshake: false };
+  if (/^handshake attempt \d+ failed$/.test(e.text) && typeof e.detail?.code === 'string') return { code: e.detail.code, handshake: true };
+  return undefined;
+}
 
 /** One frame as the REE carrying it sees it: a record's plaintext header and its ciphertext, or a handshake message. */
 function carriedFrame(phone: string, frame: Uint8Array, direction: Direction): TraceEvent {
   const route = direction === TO_INITIATOR ? 'TEE OS -> trusted key' : 'trusted key -> TEE OS';
   const header = peekRecordHeader(frame);
-  if (!header) return { lane: 'REE', actor: `link:${phone}`, text: `carries a handshake message ${route} (${frame.length} B)`, detail: { route, bytes: frame.length, frame: shortHex(frame) } };
+  if (!header) {
+    const hs = peekHandshakeMessage(frame);
+    if (!hs) return { lane: 'REE', actor: `link:${phone}`, text: `carries a frame it cannot parse ${route} (${frame.length} B)`, detail: { route, bytes: frame.length, frame: shortHex(frame) } };
+    return { lane: 'REE', actor: `link:${phone}`, text: `carries handshake message ${hs.stage} ${route}: ${HANDSHAKE_SUMMARY[hs.stage](hs)} (${frame.length} B)`, detail: { route, bytes: frame.length, ...handshakeFields(hs) } };
+  }
   return {
     lane: 'REE',
     actor: `link:${phone}`,
@@ -205,30 +238,88 @@ function carriedFrame(phone: string, frame: Uint8Array, direction: Direction): T
   };
 }
 
+/** One line per handshake message: what it carries. */
+const HANDSHAKE_SUMMARY: Readonly<Record<HandshakeView['stage'], (m: HandshakeView) => string>> = {
+  1: () => 'hello with an ephemeral X25519 key',
+  2: (m) => `ephemeral key, certificate of ${(m as Extract<HandshakeView, { stage: 2 }>).certificate.subject}, signature, finished MAC`,
+  3: (m) => `certificate of ${(m as Extract<HandshakeView, { stage: 3 }>).certificate.subject}, signature, finished MAC`,
+};
+
+/** Everything in a handshake message is readable by the carrier (identities are not hidden); none of it is a key. */
+function handshakeFields(m: HandshakeView): Record<string, string | number> {
+  const cert = (c: { role: string; subject: string; issuer: string; algorithm: string }) => `${c.role} ${c.subject}, ${c.algorithm}, issued by ${c.issuer}`;
+  const seen = 'public; the shared secret needs an ephemeral private key, which never leaves either end';
+  if (m.stage === 1) return { version: m.version, offers: m.suites.join(', '), ephemeral: shortHex(m.ephemeral), random: shortHex(m.random), note: seen };
+  if (m.stage === 2) {
+    return { suite: m.suite, ephemeral: shortHex(m.ephemeral), random: shortHex(m.random), certificate: cert(m.certificate), signature: shortHex(m.signature), finished: shortHex(m.finished), note: seen };
+  }
+  return { certificate: cert(m.certificate), signature: shortHex(m.signature), finished: shortHex(m.finished) };
+}
+
+/**
+ * What a compromised REE can send in place of the TEE OS's second handshake message: its own answer
+ * to the trusted key's hello, signed by a TEE OS identity under a root of its own making (named like
+ * the real one: a name proves nothing). Its keys are the REE's and are discarded at once.
+ */
+function forgeTeeOsAnswer(provider: CryptoProvider, hello: Uint8Array, like: Extract<HandshakeView, { stage: 2 }>['certificate']): Uint8Array {
+  const rogue = createRoot(provider, like.issuer, 'p256');
+  const identity = createChannelIdentity(provider, rogue.issuer, { role: like.role, subject: like.subject, algorithm: 'p256', trustedRoots: [rogue.root], expectedPeerRole: 'trusted-key' });
+  const responder = new ResponderHandshake(identity, { provider });
+  try {
+    return responder.respond(hello);
+  } finally {
+    responder.destroy();
+    zeroize(rogue.secretKey, identity.secretKey);
+  }
+}
+
+/**
+ * The compromised REE's change to the next frame the TEE OS sends the payer's trusted key: one bit
+ * flipped, sent twice, or (impersonate-tee-os) the TEE OS's second handshake message replaced by the
+ * REE's own answer to the key's hello. Once per run; every other frame passes.
+ */
+function frameAttack(world: DemoWorld, attack: Attack, emit: Emit): Tamper {
+  let done = false;
+  let hello: Uint8Array | undefined;
+  return (frame, direction) => {
+    if (done) return undefined;
+    if (attack === 'impersonate-tee-os') {
+      const view = peekHandshakeMessage(frame);
+      if (view?.stage === 1) hello = frame.slice();
+      if (view?.stage !== 2 || !hello) return undefined;
+      done = true;
+      const forged = forgeTeeOsAnswer(world.provider, hello, view.certificate);
+      emit(attackEvent(`answers the trusted key's hello itself: a TEE OS certificate for ${view.certificate.subject}, issued by a '${view.certificate.issuer}' root of its own`, {
+        dropped: shortHex(frame), sent: shortHex(forged),
+      }));
+      return [forged];
+    }
+    if (direction !== TO_INITIATOR) return undefined;
+    done = true;
+    const header = peekRecordHeader(frame);
+    const what = header ? `record ${header.seq}` : `handshake message ${peekHandshakeMessage(frame)?.stage ?? '?'}`;
+    if (attack === 'replay-frame') {
+      emit(attackEvent(`sends a ${frame.length}-byte TEE OS -> trusted key frame (${what}) twice`, { frame: shortHex(frame) }));
+      return [frame, frame.slice()];
+    }
+    const bit = frame.length * 8 - 3; // inside a record's authentication tag, or a handshake message's finished MAC
+    const altered = flipBit(frame, bit);
+    emit(attackEvent(`flipped bit ${bit} of a ${frame.length}-byte TEE OS -> trusted key frame (${what})`, { before: shortHex(frame), after: shortHex(altered) }));
+    return [altered];
+  };
+}
+
 async function runFlow(
   world: DemoWorld, flow: RunRequest['flow'], attack: Attack, input: { amount: number; currency?: string }, emit: Emit, setTamper: (t: Tamper) => void,
 ): Promise<void> {
-  if (attack === 'none') {
-    if (flow === 'online') await runOnlinePayment(world, input);
-    else await runOfflinePayment(world, input);
-    return;
+  if (FRAME_ATTACKS.has(attack)) setTamper(frameAttack(world, attack, emit));
+  if (flow === 'channel') {
+    // Power-cycling the key ends its channel; on start it runs the handshake again, through the REE.
+    emit({ lane: 'REE', actor: `phone:${world.parties.payer.userId}`, text: 'power-cycles its trusted key: the key and the TEE OS set up a new channel, through the REE' });
+    await world.phones.payer.restartTrustedKey();
+    flow = 'online';
   }
-  if (FRAME_ATTACKS.has(attack)) {
-    // The payer's phone: the next frame the TEE OS sends its trusted key gets one bit flipped, or is sent twice.
-    let done = false;
-    setTamper((frame, direction) => {
-      if (done || direction !== TO_INITIATOR) return undefined;
-      done = true;
-      if (attack === 'replay-frame') {
-        const seq = peekRecordHeader(frame)?.seq;
-        emit(attackEvent(`sends a ${frame.length}-byte TEE OS -> trusted key frame (record ${seq}) twice`, { frame: shortHex(frame) }));
-        return [frame, frame.slice()];
-      }
-      const bit = frame.length * 8 - 3; // inside the record's authentication tag
-      const altered = flipBit(frame, bit);
-      emit(attackEvent(`flipped bit ${bit} of a ${frame.length}-byte TEE OS -> trusted key frame`, { before: shortHex(frame), after: shortHex(altered) }));
-      return [altered];
-    });
+  if (attack === 'none' || FRAME_ATTACKS.has(attack)) {
     if (flow === 'online') await runOnlinePayment(world, input);
     else await runOfflinePayment(world, input);
     return;

@@ -4,10 +4,17 @@
  */
 import type { TraceEvent } from '../../common/trace.js';
 
-export const FLOWS = ['online', 'offline'] as const;
+/** 'channel': the payer's trusted key is power-cycled and sets up a new channel, then pays online over it. */
+export const FLOWS = ['online', 'offline', 'channel'] as const;
 export type Flow = (typeof FLOWS)[number];
 
-export const ATTACKS = ['none', 'tamper-frame', 'replay-frame', 'replay-payment', 'alter-amount'] as const;
+export const FLOW_TITLES: Readonly<Record<Flow, string>> = {
+  online: 'online (QR → backend)',
+  offline: 'offline (phone ↔ phone)',
+  channel: 'channel set-up (power-cycle the trusted key, then pay online)',
+};
+
+export const ATTACKS = ['none', 'tamper-frame', 'replay-frame', 'replay-payment', 'alter-amount', 'impersonate-tee-os'] as const;
 export type Attack = (typeof ATTACKS)[number];
 
 export const ATTACK_TITLES: Readonly<Record<Attack, string>> = {
@@ -16,6 +23,18 @@ export const ATTACK_TITLES: Readonly<Record<Attack, string>> = {
   'replay-frame': 'replay a TEE OS → trusted key channel frame',
   'replay-payment': 'replay the signed payment',
   'alter-amount': 'alter the amount in the signed payment bytes',
+  'impersonate-tee-os': 'answer the trusted key’s handshake as a fake TEE OS',
+};
+
+/** The flows each attack applies to (the others are refused with BAD_PARAMETERS). */
+export const ATTACK_FLOWS: Readonly<Record<Attack, readonly Flow[]>> = {
+  none: FLOWS,
+  'tamper-frame': FLOWS,
+  'replay-frame': FLOWS,
+  'replay-payment': FLOWS,
+  'alter-amount': FLOWS,
+  // Only the channel flow has a handshake in it (the others run over the channel set up before).
+  'impersonate-tee-os': ['channel'],
 };
 
 /** What the user at the payer's trusted UI does: the REE cannot see or change this (the screen is the TEE's). */
@@ -60,22 +79,31 @@ export interface RunOutcome {
   defence?: string;
 }
 
-export const DEFENCES: Readonly<Record<Exclude<Attack, 'none'>, Record<Flow, string>>> = {
+const RECORD_TAMPER = 'Every channel record is authenticated (AEAD tag, sequence number): the trusted key refuses the altered frame and drops the channel.';
+const RECORD_REPLAY = 'Every record carries a sequence number in its authenticated header: the trusted key accepts only the next one, so it refuses the copy and drops the channel.';
+const ONLINE_REPLAY = 'The backend remembers every signed nonce and order: the same signed payment settles once.';
+const ONLINE_ALTER = 'The amount is inside the payer’s signature: the backend maps the payer’s public key from its ID and the signature no longer verifies.';
+
+/** The defence that stops each attack, per flow it applies to (ATTACK_FLOWS). */
+export const DEFENCES: Readonly<Record<Exclude<Attack, 'none'>, Partial<Record<Flow, string>>>> = {
   'tamper-frame': {
-    online: 'Every channel record is authenticated (AEAD tag, sequence number): the trusted key refuses the altered frame and drops the channel.',
-    offline: 'Every channel record is authenticated (AEAD tag, sequence number): the trusted key refuses the altered frame and drops the channel.',
+    online: RECORD_TAMPER,
+    offline: RECORD_TAMPER,
+    channel: 'The TEE OS signs the handshake so far and MACs it with a key from the new shared secret: the altered message fails the trusted key’s check, it refuses the handshake (SECURITY) and starts a fresh one, which the REE let through.',
   },
   'replay-frame': {
-    online: 'Every record carries a sequence number in its authenticated header: the trusted key accepts only the next one, so it refuses the copy and drops the channel.',
-    offline: 'Every record carries a sequence number in its authenticated header: the trusted key accepts only the next one, so it refuses the copy and drops the channel.',
+    online: RECORD_REPLAY,
+    offline: RECORD_REPLAY,
+    channel: 'A handshake message is accepted once, at its step: the copy arrives where the trusted key expects the first authenticated record, so it is refused and the channel dropped; the key starts a fresh handshake, with new ephemeral keys.',
   },
-  'replay-payment': {
-    online: 'The backend remembers every signed nonce and order: the same signed payment settles once.',
-    offline: 'The payee’s trusted key records each payer counter in its secure storage: the same payment is accepted once.',
-  },
+  'replay-payment': { online: ONLINE_REPLAY, offline: 'The payee’s trusted key records each payer counter in its secure storage: the same payment is accepted once.', channel: ONLINE_REPLAY },
   'alter-amount': {
-    online: 'The amount is inside the payer’s signature: the backend maps the payer’s public key from its ID and the signature no longer verifies.',
+    online: ONLINE_ALTER,
     offline: 'The offer is signed by the payee’s trusted key: the payer’s trusted key maps the payee’s public key from its ID and refuses the altered offer.',
+    channel: ONLINE_ALTER,
+  },
+  'impersonate-tee-os': {
+    channel: 'The trusted key accepts only a TEE OS certificate issued under the vendor root it was made with: the REE’s own certificate is refused (SECURITY) before any key is agreed with it, and the key sets up its channel with the real TEE OS.',
   },
 };
 

@@ -2,8 +2,10 @@
  * The teaching page's local web server (127.0.0.1 only).
  *
  *   GET  /                  the page (built by ./assets.ts)
- *   GET  /api/scenarios     the flows, attacks and user choices it offers, and the amount above which the PIN is asked
- *   POST /api/run           {flow: 'online'|'offline', attack?: 'none'|'tamper-frame'|'replay-frame'|'replay-payment'|'alter-amount',
+ *   GET  /api/scenarios     the flows, attacks (with the flows each applies to) and user choices it offers, and the
+ *                           amount above which the PIN is asked
+ *   POST /api/run           {flow: 'online'|'offline'|'channel',
+ *                            attack?: 'none'|'tamper-frame'|'replay-frame'|'replay-payment'|'alter-amount'|'impersonate-tee-os',
  *                            user?: 'confirm'|'reject'|'wrong-pin', amount?: minor units}
  *                           -> {flow, attack, user, events: TeachEvent[], outcome}
  *
@@ -18,7 +20,7 @@ import { TeeError } from '../../common/errors.js';
 import { pageAssets } from './assets.js';
 import { redactEvent } from './redact.js';
 import {
-  ATTACK_TITLES, ATTACKS, FLOWS, PIN_ABOVE, USER_CHOICE_TITLES, USER_CHOICES, type RunRequest, type RunResult,
+  ATTACK_FLOWS, ATTACK_TITLES, ATTACKS, FLOW_TITLES, FLOWS, PIN_ABOVE, USER_CHOICE_TITLES, USER_CHOICES, type RunRequest, type RunResult,
 } from './scenario.js';
 
 export type ScenarioRunner = (request: RunRequest) => Promise<RunResult>;
@@ -85,6 +87,9 @@ export function parseRunRequest(body: Record<string, unknown>): RunRequest {
     attack: body.attack === undefined ? 'none' : aoneOf(body.attack, 'attack', ATTACKS),
   };
   if (body.amount !== undefined) request.amount = aint(body.amount, 'amount', 1, 1_000_000);
+  if (!ATTACK_FLOWS[request.attack].includes(request.flow)) {
+    throw new TeeError('BAD_PARAMETERS', `teach: attack '${request.attack}' does not apply to the ${request.flow} flow`, 'API');
+  }
   if (body.user !== undefined) request.user = aoneOf(body.user, 'user', USER_CHOICES);
   // A refusal at the trusted UI and a compromised REE would each stop the run: one lesson at a time.
   if (request.user && request.user !== 'confirm' && request.attack !== 'none') {
@@ -116,8 +121,8 @@ export async function startTeachServer(options: TeachServerOptions): Promise<Run
       const path = new URL(req.url ?? '/', 'http://x').pathname;
       if (path === '/api/scenarios' && req.method === 'GET') {
         sendJson(res, 200, {
-          flows: FLOWS,
-          attacks: ATTACKS.map((id) => ({ id, title: ATTACK_TITLES[id] })),
+          flows: FLOWS.map((id) => ({ id, title: FLOW_TITLES[id] })),
+          attacks: ATTACKS.map((id) => ({ id, title: ATTACK_TITLES[id], flows: ATTACK_FLOWS[id] })),
           users: USER_CHOICES.map((id) => ({ id, title: USER_CHOICE_TITLES[id] })),
           pinAbove: PIN_ABOVE,
         });

@@ -233,7 +233,7 @@ export class CommunicationAgent {
         return;
       } catch (err) {
         last = err instanceof TeeError ? err : new TeeError('COMMUNICATION', 'communication agent: transport failed', 'TRUSTED_KEY');
-        this.#trace?.({ lane: 'TK', actor: 'communication-agent', text: `handshake attempt ${attempt} failed`, detail: { code: last.code } });
+        this.#trace?.({ lane: 'TK', actor: 'communication-agent', text: `handshake attempt ${attempt} failed`, detail: { code: last.code, why: last.message } });
       }
     }
     if (!this.#isClosed()) this.#setStatus('failed');
@@ -251,7 +251,14 @@ export class CommunicationAgent {
       lane: 'TK',
       actor: 'communication-agent',
       text: 'secure channel up',
-      detail: { peer: channel.peer.subject, suite: channel.suite, connection: this.#connections },
+      detail: {
+        peer: channel.peer.subject,
+        // What connectChannel checked before it returned (src/channel/handshake.ts), for a reader of the trace.
+        verified: `${channel.peer.role} certificate under ${this.#identity.trustedRoots.map((r) => r.name).join(' or ')}, its signature over the handshake, its finished MAC`,
+        suite: channel.suite,
+        keys: 'fresh for this connection, from an ephemeral X25519 exchange; they never leave the key',
+        connection: this.#connections,
+      },
     });
     this.#setStatus('connected');
     const waiters = this.#waiters;

@@ -73,8 +73,9 @@ describe('teach server', () => {
     expect((await fetch(new URL(script!, server.url))).status).toBe(200);
     expect(html).not.toMatch(/https?:\/\/(?!127\.0\.0\.1)/);
     const scenarios = (await (await fetch(new URL('/api/scenarios', server.url))).json()) as any;
-    expect(scenarios.flows).toEqual(['online', 'offline']);
-    expect(scenarios.attacks.map((a: { id: string }) => a.id)).toEqual(['none', 'tamper-frame', 'replay-frame', 'replay-payment', 'alter-amount']);
+    expect(scenarios.flows.map((f: { id: string }) => f.id)).toEqual(['online', 'offline', 'channel']);
+    expect(scenarios.attacks.map((a: { id: string }) => a.id)).toEqual(['none', 'tamper-frame', 'replay-frame', 'replay-payment', 'alter-amount', 'impersonate-tee-os']);
+    expect(scenarios.attacks.find((a: { id: string }) => a.id === 'impersonate-tee-os').flows).toEqual(['channel']);
     expect(scenarios.users.map((u: { id: string }) => u.id)).toEqual(['confirm', 'reject', 'wrong-pin']);
     expect(scenarios.pinAbove).toBe(10_000);
   });
@@ -149,6 +150,11 @@ describe('teach server', () => {
     ['offline', 'replay-frame'],
     ['offline', 'replay-payment'],
     ['offline', 'alter-amount'],
+    ['channel', 'tamper-frame'],
+    ['channel', 'replay-frame'],
+    ['channel', 'replay-payment'],
+    ['channel', 'alter-amount'],
+    ['channel', 'impersonate-tee-os'],
   ])('%s payment with %s: the attack and the rejection appear with a code', async (flow, attack) => {
     const result = await run(flow, attack);
     expect(result.outcome.status).toBe('rejected');
@@ -159,6 +165,57 @@ describe('teach server', () => {
     expect(rejectedAt).toBeGreaterThan(attackAt);
     expect(result.events[rejectedAt]!.detail?.code).toBe(result.outcome.code);
     expect(result.outcome.defence).toMatch(/\w/);
+    expectNoSecretsInRee(result);
+  }, 120_000);
+
+  /** The handshake messages the REE carried, as [stage, route] in order. */
+  function handshakes(result: RunResult): [number, string][] {
+    return result.events.flatMap((e) => {
+      const m = /^carries handshake message (\d)/.exec(e.text);
+      return m && e.lane === 'REE' ? [[Number(m[1]), String(e.detail?.route)] as [number, string]] : [];
+    });
+  }
+  const HANDSHAKE: [number, string][] = [[1, 'trusted key -> TEE OS'], [2, 'TEE OS -> trusted key'], [3, 'trusted key -> TEE OS']];
+
+  it('channel set-up: the REE carries the three handshake messages and reads them (identities, ephemeral keys), then the key pays over the new channel', async () => {
+    const result = await run('channel');
+    expect(result.outcome.status).toBe('completed');
+    expect(handshakes(result)).toEqual(HANDSHAKE);
+    const [hello, answer, finish] = result.events.filter((e) => /^carries handshake message/.test(e.text));
+    expect(hello!.detail).toMatchObject({ offers: 'chacha20-poly1305, aes-256-gcm', ephemeral: expect.stringMatching(/\(32 B\)$/) });
+    expect(answer!.detail?.certificate).toMatch(/^tee-os alice-tee-os, \w+, issued by vendor-root$/);
+    expect(finish!.detail?.certificate).toMatch(/^trusted-key alice-trusted-key, \w+, issued by issuer-root$/);
+    const up = result.events.find((e) => e.lane === 'TK' && e.text === 'secure channel up')!;
+    expect(up.detail).toMatchObject({ peer: 'alice-tee-os', verified: expect.stringContaining('vendor-root') });
+    // The first record after the handshake starts a new sequence under new keys.
+    const firstRecord = result.events.find((e, i) => i > result.events.indexOf(finish!) && /^carries record/.test(e.text))!;
+    expect(firstRecord.detail?.header).toMatch(/^type READY, epoch 0, seq 0/);
+    expect(result.events.at(-1)).toMatchObject({ kind: 'result', text: 'payment completed: 25.50 CNY' });
+    expectNoSecretsInRee(result);
+  }, 120_000);
+
+  it.each([
+    ['tamper-frame', /finished MAC does not verify/],
+    ['impersonate-tee-os', /certificate: signature by "vendor-root" does not verify/],
+    ['replay-frame', /confirmation record 0/],
+  ])('channel set-up with %s: the trusted key refuses the handshake, then sets up its channel with the real TEE OS and pays', async (attack, why) => {
+    const result = await run('channel', attack as string);
+    expect(result.outcome).toMatchObject({ status: 'rejected', code: 'SECURITY', defence: expect.stringMatching(/\w/) });
+    const refusal = result.events.find((e) => e.kind === 'rejected')!;
+    expect(refusal).toMatchObject({ lane: 'TK', actor: 'communication-agent', detail: { code: 'SECURITY' } });
+    expect(String(refusal.detail?.why)).toMatch(why);
+    // The compromised REE acted on message 2; after the refusal, a whole fresh handshake, then the payment.
+    const attackAt = result.events.findIndex((e) => e.kind === 'attack');
+    expect(result.events[attackAt + 1]!.text).toMatch(/^carries handshake message 2 TEE OS -> trusted key/);
+    const after = result.events.slice(result.events.indexOf(refusal));
+    expect(handshakes({ ...result, events: after })).toEqual(HANDSHAKE);
+    expect(after.some((e) => e.lane === 'TK' && e.text === 'secure channel up')).toBe(true);
+    expect(result.events.at(-1)).toMatchObject({ kind: 'result', text: expect.stringMatching(/real TEE OS; payment completed: 25\.50 CNY$/) });
+    if (attack === 'impersonate-tee-os') {
+      // The forgery names the real TEE OS and root: names prove nothing, only the root's key does.
+      expect(result.events[attackAt + 1]!.detail?.certificate).toMatch(/^tee-os alice-tee-os, p256, issued by vendor-root$/);
+      expect(result.events[attackAt]!.detail?.sent).not.toBe(result.events[attackAt]!.detail?.dropped);
+    }
     expectNoSecretsInRee(result);
   }, 120_000);
 
@@ -224,6 +281,7 @@ describe('teach server', () => {
       { flow: 'online', user: 'shrug' },
       { flow: 'online', user: 'reject', attack: 'tamper-frame' }, // one lesson at a time
       { flow: 'offline', user: 'wrong-pin', amount: 10_000 }, // at the limit no PIN is asked
+      { flow: 'online', attack: 'impersonate-tee-os' }, // no handshake in that flow
     ]) {
       const { status, json } = await post('/api/run', body);
       expect(status).toBe(400);

@@ -27,6 +27,7 @@ export interface PageControl extends PageElement {
   value: string;
   checked: boolean;
   type: string;
+  name: string;
 }
 
 export interface PageDocument {

@@ -4,7 +4,7 @@
  * and textContent (no HTML from the server is ever parsed).
  */
 import type { TraceLane } from '../../../common/trace.js';
-import type { Attack, RunResult, TeachEvent, UserChoice } from '../scenario.js';
+import type { Attack, Flow, RunResult, TeachEvent, UserChoice } from '../scenario.js';
 import { doc, formData, type PageControl, type PageElement, type PageNode } from './dom.js';
 
 const LANES: readonly TraceLane[] = ['REE', 'TEE', 'TK'];
@@ -49,24 +49,60 @@ const detail = $('detail');
 const defenceEl = $('defence');
 const userSelect = $('user');
 const noteEl = $('note');
+const flowsEl = $('flows');
+/** The flows each attack applies to, from the server. */
+const attackFlows = new Map<string, readonly Flow[]>();
 /** Above this amount (minor units) the trusted key asks for the PIN; the server says which. */
 let pinAbove = Infinity;
 
 async function loadScenarios(): Promise<void> {
   const res = await fetch('/api/scenarios');
-  const body = (await res.json()) as { attacks: { id: Attack; title: string }[]; users: { id: UserChoice; title: string }[]; pinAbove: number };
+  const body = (await res.json()) as {
+    flows: { id: Flow; title: string }[];
+    attacks: { id: Attack; title: string; flows: Flow[] }[];
+    users: { id: UserChoice; title: string }[];
+    pinAbove: number;
+  };
+  for (const f of body.flows) {
+    const radio = el('input');
+    radio.type = 'radio';
+    radio.name = 'flow';
+    radio.value = f.id;
+    radio.checked = f.id === body.flows[0]?.id;
+    radio.addEventListener('change', offerAttacks);
+    flowsEl.append(el('label', {}, radio, doc.createTextNode(` ${f.title}`)));
+  }
   for (const a of body.attacks) {
     if (a.id === 'none') continue;
+    attackFlows.set(a.id, a.flows);
     const option = el('option', { text: a.title });
     option.value = a.id;
     attackSelect.append(option);
   }
+  offerAttacks();
   for (const u of body.users) {
     const option = el('option', { text: u.title });
     option.value = u.id;
     userSelect.append(option);
   }
   pinAbove = body.pinAbove;
+}
+
+function chosenFlow(): Flow {
+  return String(formData(form).get('flow') ?? 'online') as Flow;
+}
+
+/** Offer only the attacks that apply to the chosen flow (impersonating the TEE OS needs a handshake). */
+function offerAttacks(): void {
+  const flow = chosenFlow();
+  for (const option of Array.from(attackSelect.querySelectorAll('option')) as PageControl[]) {
+    option.disabled = !(attackFlows.get(option.value) ?? []).includes(flow);
+  }
+  const current = attackSelect.querySelectorAll(`option[value="${attackSelect.value}"]`)[0] as PageControl | undefined;
+  if (!current || current.disabled) {
+    const first = (Array.from(attackSelect.querySelectorAll('option')) as PageControl[]).find((o) => !o.disabled);
+    if (first) attackSelect.value = first.value;
+  }
 }
 
 function say(text: string): void {
@@ -149,7 +185,7 @@ function draw(result: RunResult): void {
 
 form.addEventListener('submit', (e) => {
   e.preventDefault();
-  const flow = String(formData(form).get('flow') ?? 'online');
+  const flow = chosenFlow();
   const attack = compromised.checked ? attackSelect.value : 'none';
   const user = compromised.checked ? 'confirm' : userSelect.value || 'confirm';
   const major = Number(amountInput.value);
