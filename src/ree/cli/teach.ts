@@ -10,7 +10,7 @@ import { aint } from '../../common/checks.js';
 export function registerTeachCommands(program: Command, getDataDir: () => string): void {
   program
     .command('teach')
-    .description('serve the teaching page (sequence diagrams of the payments, with a compromised-REE switch) on 127.0.0.1')
+    .description('serve the teaching page on 127.0.0.1: sequence diagrams of the online and offline payments and of the channel set-up, with a compromised-REE switch and the payer\'s choice at the trusted UI')
     .option('--port <n>', 'port to listen on (0: any free port)', '0')
     .action(async (opts: { port: string }) => {
       const port = aint(Number(opts.port), 'port', 0, 65535);
