@@ -2,7 +2,8 @@
  * The teaching page in a real browser: starts `tee-sim teach`'s server on a free port, drives Debian's
  * Chromium (/usr/bin/chromium, or $CHROMIUM_PATH) through playwright-core, runs a payment, opens a
  * message's detail panel, plays a payer who types a wrong PIN, turns on the compromised REE and
- * checks the rejection is drawn, then sets up the channel afresh against a fake TEE OS.
+ * checks the rejection is drawn, sets up the channel afresh against a fake TEE OS, and steps
+ * through a run one message at a time.
  * Skips, saying why, when no Chromium is installed (`apt-get install -y chromium`), unless
  * TEE_SIM_REQUIRE_BROWSER=1 (CI sets it): then a missing browser fails the run instead.
  *
@@ -137,6 +138,31 @@ describe.skipIf(!haveChromium)('teaching page in Chromium', () => {
     await page.check('input[name="flow"][value="online"]');
     expect(await page.inputValue('#attack')).not.toBe('impersonate-tee-os');
     await page.screenshot({ path: process.env.TEACH_SCREENSHOT ?? join(dir, 'teach.png'), fullPage: true });
+  });
+
+  it('one step at a time: the diagram grows one message per step, the detail panel follows, the outcome comes last', async () => {
+    await page.uncheck('#compromised');
+    await page.check('#stepwise');
+    await page.click('#run');
+    await page.waitForSelector('#next:not([hidden])', { timeout: 90_000 });
+    const visible = () => page.locator('#events .event:visible').count();
+    const total = await page.locator('#events .event').count();
+    expect(total).toBeGreaterThan(10);
+    expect(await visible()).toBe(1);
+    expect(await page.textContent('#progress')).toBe(`step 1 of ${total}`);
+    expect(await page.textContent('#status')).toBe(''); // not told yet
+    await page.click('#next');
+    await page.click('#next');
+    expect(await visible()).toBe(3);
+    const third = page.locator('#events .event').nth(2);
+    expect(await page.getAttribute('#detail', 'data-event-id')).toBe(await third.locator('.msg').getAttribute('data-id'));
+    await page.keyboard.press('ArrowRight');
+    expect(await visible()).toBe(4);
+    await page.click('#all');
+    expect(await visible()).toBe(total);
+    expect(await page.textContent('#status')).toBe('Payment completed.');
+    expect(await page.isHidden('#next')).toBe(true);
+    await page.uncheck('#stepwise');
     expect(pageErrors).toEqual([]);
     expect(offsite).toEqual([]);
   });

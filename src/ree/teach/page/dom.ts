@@ -3,8 +3,15 @@
  * project's single tsconfig (that lib changes global types such as fetch's BodyInit for every Node
  * file). Only what main.ts calls; the browser provides the real objects.
  */
+export interface PageEvent {
+  preventDefault(): void;
+  /** For keydown. */
+  readonly key?: string;
+  readonly target?: { readonly tagName?: string } | null;
+}
+
 export interface PageEventTarget {
-  addEventListener(type: string, listener: (event: { preventDefault(): void }) => void): void;
+  addEventListener(type: string, listener: (event: PageEvent) => void): void;
 }
 
 export interface PageElement extends PageEventTarget {
@@ -17,6 +24,8 @@ export interface PageElement extends PageEventTarget {
   append(...nodes: (PageNode | string)[]): void;
   replaceChildren(...nodes: (PageNode | string)[]): void;
   querySelectorAll(selector: string): ArrayLike<PageElement>;
+  scrollIntoView(options?: { block?: 'start' | 'center' | 'end' | 'nearest' }): void;
+  focus(): void;
 }
 
 /** A node as an opaque value (text nodes and elements). */
@@ -30,7 +39,7 @@ export interface PageControl extends PageElement {
   name: string;
 }
 
-export interface PageDocument {
+export interface PageDocument extends PageEventTarget {
   getElementById(id: string): PageElement | null;
   createElement(tag: string): PageControl;
   createTextNode(text: string): PageNode;

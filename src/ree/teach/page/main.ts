@@ -50,6 +50,10 @@ const defenceEl = $('defence');
 const userSelect = $('user');
 const noteEl = $('note');
 const flowsEl = $('flows');
+const stepwise = $('stepwise');
+const nextButton = $('next');
+const allButton = $('all');
+const progressEl = $('progress');
 /** The flows each attack applies to, from the server. */
 const attackFlows = new Map<string, readonly Flow[]>();
 /** Above this amount (minor units) the trusted key asks for the PIN; the server says which. */
@@ -147,10 +151,55 @@ function showDetail(event: TeachEvent, button: PageElement): void {
   detail.dataset.eventId = String(event.id);
 }
 
+/**
+ * One step at a time (for a class): the diagram grows by one message per "Next step" (or the right
+ * arrow key), the detail panel follows it, and the outcome is told only once the last step is shown.
+ */
+let steps: { rows: PageElement[]; buttons: PageElement[]; events: TeachEvent[]; shown: number; finish: () => void } | undefined;
+
+function showStep(): void {
+  if (!steps) return;
+  const { rows, buttons, events } = steps;
+  const i = steps.shown++;
+  rows[i]!.hidden = false;
+  showDetail(events[i]!, buttons[i]!);
+  buttons[i]!.scrollIntoView({ block: 'nearest' });
+  progressEl.textContent = `step ${steps.shown} of ${rows.length}`;
+  if (steps.shown === rows.length) endSteps();
+}
+
+/** Show the rest and tell the outcome. */
+function endSteps(): void {
+  if (!steps) return;
+  for (const row of steps.rows) row.hidden = false;
+  const finish = steps.finish;
+  cancelSteps();
+  finish();
+}
+
+/** Leave step mode without telling anything (a new run replaces the diagram). */
+function cancelSteps(): void {
+  steps = undefined;
+  nextButton.hidden = allButton.hidden = true;
+  progressEl.textContent = '';
+}
+
+nextButton.addEventListener('click', showStep);
+allButton.addEventListener('click', endSteps);
+doc.addEventListener('keydown', (e) => {
+  if (steps && e.key === 'ArrowRight' && !['INPUT', 'SELECT'].includes(e.target?.tagName ?? '')) {
+    e.preventDefault();
+    showStep();
+  }
+});
+
 function draw(result: RunResult): void {
+  cancelSteps();
   list.replaceChildren();
   empty.hidden = result.events.length > 0;
   let previous: TraceLane | undefined;
+  const rows: PageElement[] = [];
+  const buttons: PageElement[] = [];
   for (const event of result.events) {
     const col = LANES.indexOf(event.lane);
     const row = el('li', { className: `event ${event.kind}` });
@@ -174,13 +223,25 @@ function draw(result: RunResult): void {
     button.addEventListener('click', () => showDetail(event, button));
     row.append(button);
     list.append(row);
+    rows.push(row);
+    buttons.push(button);
     previous = event.lane;
   }
   const o = result.outcome;
-  statusEl.className = o.status;
-  defenceEl.hidden = !o.defence;
-  defenceEl.textContent = o.defence ? `${result.attack === 'none' ? 'What happened' : 'Defence'}: ${o.defence}` : '';
-  statusEl.textContent = o.status === 'completed' ? 'Payment completed.' : `Rejected: ${o.code ?? 'error'}${o.message ? ` (${o.message})` : ''}`;
+  const tell = () => {
+    statusEl.className = o.status;
+    defenceEl.hidden = !o.defence;
+    defenceEl.textContent = o.defence ? `${result.attack === 'none' ? 'What happened' : 'Defence'}: ${o.defence}` : '';
+    statusEl.textContent = o.status === 'completed' ? 'Payment completed.' : `Rejected: ${o.code ?? 'error'}${o.message ? ` (${o.message})` : ''}`;
+  };
+  if (!stepwise.checked || rows.length === 0) return tell();
+  for (const row of rows) row.hidden = true;
+  statusEl.className = '';
+  statusEl.textContent = '';
+  steps = { rows, buttons, events: result.events, shown: 0, finish: tell };
+  nextButton.hidden = allButton.hidden = false;
+  showStep();
+  nextButton.focus();
 }
 
 form.addEventListener('submit', (e) => {
@@ -191,6 +252,7 @@ form.addEventListener('submit', (e) => {
   const major = Number(amountInput.value);
   const amount = Number.isFinite(major) && major > 0 ? Math.round(major * 100) : undefined;
   runButton.disabled = true;
+  cancelSteps();
   statusEl.className = '';
   statusEl.textContent = 'Running…';
   defenceEl.hidden = true;
