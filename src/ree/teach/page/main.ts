@@ -11,7 +11,7 @@ const LANES: readonly TraceLane[] = ['REE', 'TEE', 'TK'];
 const SEES: Readonly<Record<TraceLane, { title: string; note: string }>> = {
   REE: {
     title: 'The REE (rich OS) sees',
-    note: 'Public data, opaque handles and ciphertext: every byte it carries, nothing it can open. A compromised REE can change these bytes, but not make them verify.',
+    note: 'Public data (QR codes, the handshake’s certificates and ephemeral public keys), opaque handles and ciphertext: every byte it carries, nothing it can open. A compromised REE can change these bytes, but not make them verify.',
   },
   TEE: {
     title: 'Inside the TEE OS',
