@@ -115,11 +115,13 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
         push({ ...e, t: stamp(), kind: 'rejected', text, detail: { ...e.detail, code: refused.code } });
       } else if (user !== 'confirm' && e.lane === 'TK' && e.actor === 'trusted-interaction' && USER_REFUSALS[user].text === e.text && !rejected()) {
         // The payer said no, or typed a wrong PIN: drawn where the trusted key refuses, before its answer leaves.
-        const code = user === 'wrong-pin' && e.detail?.triesLeft === 0 ? 'PIN_BLOCKED' : USER_REFUSALS[user].code;
+        // A wrong PIN's line carries its own code (ACCESS_DENIED, or PIN_BLOCKED on the last try).
+        const code = typeof e.detail?.code === 'string' ? e.detail.code : USER_REFUSALS[user].code;
         push({ ...e, t: stamp(), kind: 'rejected', text: `${e.text}: nothing is signed`, detail: { ...e.detail, code } });
       } else push({ ...e, t: stamp() });
     };
     const rejected = () => events.find((x) => x.kind === 'rejected');
+    const result = (outcome: RunResult['outcome']): RunResult => ({ flow: request.flow, attack: request.attack, user, events, outcome });
     let world: DemoWorld | undefined;
     try {
       world = await createDemoWorld({ dataDir: dir, provider, trace, backend: 'in-process', pin: PIN, pinLimit: PIN_ABOVE });
@@ -148,10 +150,10 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
           // Refused in the handshake: the key set up its channel afresh (the REE let that one through) and paid.
           push({ lane: 'REE', actor: 'result', text: `after the refusal the trusted key set up a new channel with the real TEE OS; payment completed: ${paid}`, kind: 'result' });
           const code = String(first.detail?.code ?? 'SECURITY');
-          return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'rejected', code, origin: 'CHANNEL', message: `${first.text}; the key then reconnected to the real TEE OS and paid`, ...defence(request, user) } };
+          return result({ status: 'rejected', code, origin: 'CHANNEL', message: `${first.text}; the key then reconnected to the real TEE OS and paid`, ...defence(request, user) });
         }
         push({ lane: 'REE', actor: 'result', text: `payment completed: ${paid}`, kind: 'result' });
-        return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'completed' } };
+        return result({ status: 'completed' });
       } catch (err) {
         if (!(err instanceof TeeError)) throw err;
         const first = rejected();
@@ -160,10 +162,10 @@ export async function createTeachRunner(options: TeachRunnerOptions = {}): Promi
           trace({ lane: 'REE', actor: `wallet:${world.parties.payer.userId}`, text: `the call failed: ${err.message}`, detail: { code: err.code, origin: err.origin } });
           // A frame attack's code is the record layer's reason; a user's refusal is the error the wallet got.
           const code = user === 'confirm' ? String(first.detail?.code ?? err.code) : err.code;
-          return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'rejected', code, origin: err.origin, message: first.text, ...defence(request, user) } };
+          return result({ status: 'rejected', code, origin: err.origin, message: first.text, ...defence(request, user) });
         }
         trace({ ...rejecter(request.flow, request.attack, err), text: `rejected: ${err.message}`, detail: { code: err.code, origin: err.origin }, kind: 'rejected' });
-        return { flow: request.flow, attack: request.attack, user, events, outcome: { status: 'rejected', code: err.code, origin: err.origin, message: err.message, ...defence(request, user) } };
+        return result({ status: 'rejected', code: err.code, origin: err.origin, message: err.message, ...defence(request, user) });
       }
     } finally {
       recording = false;
@@ -196,7 +198,10 @@ function rejecter(flow: RunRequest['flow'], attack: Attack, err: TeeError): { la
   return { lane: 'TK', actor: 'trusted-computing (payee)' };
 }
 
-/** The trusted key's trace line for each refusal a user can make (src/trusted-key/trusted-interaction), and its error code. */
+/**
+ * The trusted key's trace line for each refusal a user can make (src/trusted-key/trusted-interaction),
+ * and the code to show when the line has none (a decline: the payment service turns it into CANCEL).
+ */
 const USER_REFUSALS: Readonly<Record<Exclude<UserChoice, 'confirm'>, { text: string; code: string }>> = {
   reject: { text: 'user declined', code: 'CANCEL' },
   'wrong-pin': { text: 'wrong PIN', code: 'ACCESS_DENIED' },
@@ -223,7 +228,7 @@ function carriedFrame(phone: string, frame: Uint8Array, direction: Direction): T
   if (!header) {
     const hs = peekHandshakeMessage(frame);
     if (!hs) return { lane: 'REE', actor: `link:${phone}`, text: `carries a frame it cannot parse ${route} (${frame.length} B)`, detail: { route, bytes: frame.length, frame: shortHex(frame) } };
-    return { lane: 'REE', actor: `link:${phone}`, text: `carries handshake message ${hs.stage} ${route}: ${HANDSHAKE_SUMMARY[hs.stage](hs)} (${frame.length} B)`, detail: { route, bytes: frame.length, ...handshakeFields(hs) } };
+    return { lane: 'REE', actor: `link:${phone}`, text: `carries handshake message ${hs.stage} ${route}: ${handshakeSummary(hs)} (${frame.length} B)`, detail: { route, bytes: frame.length, ...handshakeFields(hs) } };
   }
   return {
     lane: 'REE',
@@ -239,11 +244,10 @@ function carriedFrame(phone: string, frame: Uint8Array, direction: Direction): T
 }
 
 /** One line per handshake message: what it carries. */
-const HANDSHAKE_SUMMARY: Readonly<Record<HandshakeView['stage'], (m: HandshakeView) => string>> = {
-  1: () => 'hello with an ephemeral X25519 key',
-  2: (m) => `ephemeral key, certificate of ${(m as Extract<HandshakeView, { stage: 2 }>).certificate.subject}, signature, finished MAC`,
-  3: (m) => `certificate of ${(m as Extract<HandshakeView, { stage: 3 }>).certificate.subject}, signature, finished MAC`,
-};
+function handshakeSummary(m: HandshakeView): string {
+  if (m.stage === 1) return 'hello with an ephemeral X25519 key';
+  return `${m.stage === 2 ? 'ephemeral key, ' : ''}certificate of ${m.certificate.subject}, signature, finished MAC`;
+}
 
 /** Everything in a handshake message is readable by the carrier (identities are not hidden); none of it is a key. */
 function handshakeFields(m: HandshakeView): Record<string, string | number> {

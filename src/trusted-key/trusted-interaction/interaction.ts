@@ -234,11 +234,11 @@ export class TrustedInteraction {
       this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: `${name} verified` });
       return;
     }
-    this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: `wrong ${name}`, detail: { triesLeft: outcome.left } });
-    if (outcome.left === 0) {
-      throw new TeeError('PIN_BLOCKED', kind === 'pin' ? 'PIN: wrong; no tries left, the PIN is now blocked' : 'PUK: wrong; no tries left, the key is now blocked for good', 'TRUSTED_KEY');
-    }
-    throw new TeeError('ACCESS_DENIED', `${name}: wrong, ${outcome.left} ${outcome.left === 1 ? 'try' : 'tries'} left`, 'TRUSTED_KEY');
+    const err = outcome.left === 0
+      ? new TeeError('PIN_BLOCKED', kind === 'pin' ? 'PIN: wrong; no tries left, the PIN is now blocked' : 'PUK: wrong; no tries left, the key is now blocked for good', 'TRUSTED_KEY')
+      : new TeeError('ACCESS_DENIED', `${name}: wrong, ${outcome.left} ${outcome.left === 1 ? 'try' : 'tries'} left`, 'TRUSTED_KEY');
+    this.#trace?.({ lane: 'TK', actor: 'trusted-interaction', text: `wrong ${name}`, detail: { triesLeft: outcome.left, code: err.code } });
+    throw err;
   }
 
   async #replacePin(pin: Uint8Array): Promise<void> {

@@ -99,12 +99,10 @@ function chosenFlow(): Flow {
 /** Offer only the attacks that apply to the chosen flow (impersonating the TEE OS needs a handshake). */
 function offerAttacks(): void {
   const flow = chosenFlow();
-  for (const option of Array.from(attackSelect.querySelectorAll('option')) as PageControl[]) {
-    option.disabled = !(attackFlows.get(option.value) ?? []).includes(flow);
-  }
-  const current = attackSelect.querySelectorAll(`option[value="${attackSelect.value}"]`)[0] as PageControl | undefined;
-  if (!current || current.disabled) {
-    const first = (Array.from(attackSelect.querySelectorAll('option')) as PageControl[]).find((o) => !o.disabled);
+  const options = Array.from(attackSelect.querySelectorAll('option')) as PageControl[];
+  for (const option of options) option.disabled = !(attackFlows.get(option.value) ?? []).includes(flow);
+  if (options.find((o) => o.value === attackSelect.value)?.disabled !== false) {
+    const first = options.find((o) => !o.disabled);
     if (first) attackSelect.value = first.value;
   }
 }
@@ -155,23 +153,28 @@ function showDetail(event: TeachEvent, button: PageElement): void {
  * One step at a time (for a class): the diagram grows by one message per "Next step" (or the right
  * arrow key), the detail panel follows it, and the outcome is told only once the last step is shown.
  */
-let steps: { rows: PageElement[]; buttons: PageElement[]; events: TeachEvent[]; shown: number; finish: () => void } | undefined;
+interface DrawnEvent {
+  event: TeachEvent;
+  row: PageElement;
+  button: PageElement;
+}
+
+let steps: { drawn: DrawnEvent[]; shown: number; finish: () => void } | undefined;
 
 function showStep(): void {
   if (!steps) return;
-  const { rows, buttons, events } = steps;
-  const i = steps.shown++;
-  rows[i]!.hidden = false;
-  showDetail(events[i]!, buttons[i]!);
-  buttons[i]!.scrollIntoView({ block: 'nearest' });
-  progressEl.textContent = `step ${steps.shown} of ${rows.length}`;
-  if (steps.shown === rows.length) endSteps();
+  const { event, row, button } = steps.drawn[steps.shown++]!;
+  row.hidden = false;
+  showDetail(event, button);
+  button.scrollIntoView({ block: 'nearest' });
+  progressEl.textContent = `step ${steps.shown} of ${steps.drawn.length}`;
+  if (steps.shown === steps.drawn.length) endSteps();
 }
 
 /** Show the rest and tell the outcome. */
 function endSteps(): void {
   if (!steps) return;
-  for (const row of steps.rows) row.hidden = false;
+  for (const { row } of steps.drawn) row.hidden = false;
   const finish = steps.finish;
   cancelSteps();
   finish();
@@ -198,8 +201,7 @@ function draw(result: RunResult): void {
   list.replaceChildren();
   empty.hidden = result.events.length > 0;
   let previous: TraceLane | undefined;
-  const rows: PageElement[] = [];
-  const buttons: PageElement[] = [];
+  const drawn: DrawnEvent[] = [];
   for (const event of result.events) {
     const col = LANES.indexOf(event.lane);
     const row = el('li', { className: `event ${event.kind}` });
@@ -223,8 +225,7 @@ function draw(result: RunResult): void {
     button.addEventListener('click', () => showDetail(event, button));
     row.append(button);
     list.append(row);
-    rows.push(row);
-    buttons.push(button);
+    drawn.push({ event, row, button });
     previous = event.lane;
   }
   const o = result.outcome;
@@ -234,11 +235,11 @@ function draw(result: RunResult): void {
     defenceEl.textContent = o.defence ? `${result.attack === 'none' ? 'What happened' : 'Defence'}: ${o.defence}` : '';
     statusEl.textContent = o.status === 'completed' ? 'Payment completed.' : `Rejected: ${o.code ?? 'error'}${o.message ? ` (${o.message})` : ''}`;
   };
-  if (!stepwise.checked || rows.length === 0) return tell();
-  for (const row of rows) row.hidden = true;
+  if (!stepwise.checked || drawn.length === 0) return tell();
+  for (const { row } of drawn) row.hidden = true;
   statusEl.className = '';
   statusEl.textContent = '';
-  steps = { rows, buttons, events: result.events, shown: 0, finish: tell };
+  steps = { drawn, shown: 0, finish: tell };
   nextButton.hidden = allButton.hidden = false;
   showStep();
   nextButton.focus();
