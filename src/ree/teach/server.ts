@@ -96,7 +96,7 @@ export function parseRunRequest(body: Record<string, unknown>): RunRequest {
     throw new TeeError('BAD_PARAMETERS', `teach: user '${request.user}' needs an honest REE (attack 'none')`, 'API');
   }
   if (request.user === 'wrong-pin' && request.amount !== undefined && request.amount <= PIN_ABOVE) {
-    throw new TeeError('BAD_PARAMETERS', `teach: a wrong PIN needs an amount above ${PIN_ABOVE} (the trusted key asks for the PIN only then)`, 'API');
+    throw new TeeError('BAD_PARAMETERS', `teach: a wrong PIN needs an amount above ${PIN_ABOVE} minor units (${(PIN_ABOVE / 100).toFixed(2)}; the trusted key asks for the PIN only then)`, 'API');
   }
   return request;
 }
