@@ -9,7 +9,9 @@
  * Limit: a cut lands when the key's thread next checks for termination, tens of microseconds after
  * the REE decides, and a LevelDB write already handed to libuv's threads still completes. A key
  * that wrote its try counter within that window after answering would not be caught here; one that
- * counts a try later than that (or never, when the power goes) would.
+ * counts a try later than that (or never, when the power goes) would. A cut can land inside a
+ * native call; the key's store writes chained batches, which such a cut cannot tear (see
+ * writeBatch in src/storage/engine.ts).
  */
 import { watch } from 'node:fs';
 import { TO_RESPONDER } from '../../../channel/index.js';
