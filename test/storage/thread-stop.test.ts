@@ -24,6 +24,9 @@ async function runAndStop(dirs: StoreDirs, first: number): Promise<number | unde
   let acks = 0;
   await new Promise<void>((resolve, reject) => {
     worker.on('error', reject);
+    worker.on('exit', (code) => {
+      if (acks < stopAfter) reject(new Error(`the writer thread exited on its own (code ${code})`));
+    });
     worker.on('message', (message: 'ready' | number) => {
       if (message === 'ready') return;
       lastAck = message;
@@ -43,9 +46,10 @@ describe('a thread stopped during writes', () => {
       expect(lastAck, 'the writer acknowledged a commit before the stop').toBeDefined();
       const store = await openStore(dirs, PROVIDERS.native);
       const ns = store.namespace(THREAD_TEST_NAMESPACE);
+      const ids = await ns.list();
       const steps = new Set<number>();
-      for (const id of await ns.list()) steps.add(threadStepOf(await ns.get(id)));
-      expect((await ns.list()).length).toBe(THREAD_TEST_OBJECTS);
+      for (const id of ids) steps.add(threadStepOf(await ns.get(id)));
+      expect(ids).toHaveLength(THREAD_TEST_OBJECTS);
       await store.close();
       // The acked step, or the one in flight at the stop; all objects alike.
       expect(steps.size, `round ${round}: one step across the group`).toBe(1);
